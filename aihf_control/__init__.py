@@ -1,0 +1,20 @@
+"""aihf-control: Alignment with Integrated Human Feedback for robot control, on Stable-Baselines3."""
+
+from aihf_control.algos.aihf import AIHF
+from aihf_control.data import Demonstrations, Preferences
+from aihf_control.rewards import RewardNet, aihf_loss, demo_loss, preference_loss
+from aihf_control.sb3 import RelabelingReplayBuffer, TrueReturnEvalCallback
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AIHF",
+    "Demonstrations",
+    "Preferences",
+    "RelabelingReplayBuffer",
+    "RewardNet",
+    "TrueReturnEvalCallback",
+    "aihf_loss",
+    "demo_loss",
+    "preference_loss",
+]

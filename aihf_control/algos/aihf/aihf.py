@@ -1,0 +1,381 @@
+"""AIHF: SB3 SAC aligned to a reward learned jointly from demonstrations and preferences.
+
+Glue only: the objective is in ``aihf_control.rewards.losses``, the reward net in
+``aihf_control.rewards.nets``, the relabelling in ``aihf_control.sb3.relabel_buffer``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import SAC
+from stable_baselines3.common.base_class import maybe_make_env
+
+from aihf_control.data.demos import Demonstrations
+from aihf_control.data.preferences import Preferences
+from aihf_control.rewards.losses import aihf_loss, demo_loss, preference_accuracy, preference_loss
+from aihf_control.rewards.nets import RewardNet
+from aihf_control.sb3.relabel_buffer import RelabelingReplayBuffer
+from aihf_control.validation import check_continuous_actions, check_flat_box
+
+SelfAIHF = TypeVar("SelfAIHF", bound="AIHF")
+
+
+@dataclass
+class _FeedbackTensors:
+    """Demonstrations and preferences as tensors on the training device."""
+
+    demo_obs: torch.Tensor | None = None  # (N, obs_dim)
+    demo_acts: torch.Tensor | None = None  # (N, act_dim)
+    demo_terminated: torch.Tensor | None = None  # (N,) float
+    pref_obs_1: torch.Tensor | None = None  # (M, T, obs_dim)
+    pref_acts_1: torch.Tensor | None = None  # (M, T, act_dim)
+    pref_obs_2: torch.Tensor | None = None  # (M, T, obs_dim)
+    pref_acts_2: torch.Tensor | None = None  # (M, T, act_dim)
+    pref_labels: torch.Tensor | None = None  # (M,)
+
+
+class AIHF(SAC):
+    """Alignment with Integrated Human Feedback (arXiv 2406.06874) on top of SB3 SAC.
+
+    Bi-level and single-stage: SAC is trained on a learned reward r_θ(s, a) (the inner
+    loop, "policy alignment"), and every ``alignment_steps`` env steps the reward takes
+    ``reward_gradient_steps`` Adam steps on the joint loss
+
+        L(θ) = demo_weight · L_demo + preference_weight · L_pref   (+ weight decay)
+
+    where L_demo = -(mean r_θ(demo) - mean r_θ(recent policy transitions)) is ML-IRL and
+    L_pref is the Bradley–Terry loss on segment returns. ``preferences=None`` gives pure
+    ML-IRL, ``demonstrations=None`` pure preference-based RL (the RLHF reward loss). SAC is
+    never reset between reward updates. The env's true reward is never used for learning:
+    it stays in the replay buffer and the Monitor for logging only.
+
+    Termination: with ``absorbing_state=True`` a true termination (e.g. Hopper falling) leads
+    to an absorbing state whose reward r_abs is learned (Kostrikov et al. 2019). Its value
+    γ/(1-γ)·r_abs is added to the terminal transition's reward, both in SAC's targets and in
+    L_demo, so whether "falling early" or "surviving" pays is learned from the data rather
+    than fixed by the sign of r_θ. Time-limit truncations are not terminations.
+
+    Defaults (alignment schedule, learning rate, input normalisation) were chosen by
+    measurement on Hopper-v5; README's "Choosing the defaults" section has the numbers.
+
+    :param policy: SAC policy ("MlpPolicy" or a policy class)
+    :param env: the environment (a gymnasium env, a VecEnv or an env id); its reward is not used for learning
+    :param demonstrations: expert transitions, or None for preferences only
+    :param preferences: labelled segment pairs, or None for demonstrations only
+    :param demo_weight: weight of the demonstration (ML-IRL) term
+    :param preference_weight: weight λ of the preference (Bradley–Terry) term
+    :param alignment_steps: env steps of SAC between two reward updates (the paper uses 5,000)
+    :param reward_gradient_steps: Adam steps per reward update (the paper uses 5)
+    :param reward_learning_rate: Adam learning rate of the reward net
+    :param reward_weight_decay: L2 weight decay of the reward net (keeps r_θ smooth and bounded)
+    :param reward_batch_size: demonstration and policy transitions per reward step (each)
+    :param preference_batch_size: segment pairs per reward step
+    :param policy_window: the demo loss compares with this many most recent env steps of the
+        policy (default: ``alignment_steps``, i.e. what the policy did since the last update)
+    :param reward_net_arch: hidden layer sizes of the reward MLP
+    :param reward_bound: r_θ stays within ±reward_bound (a smooth tanh bound)
+    :param state_only_reward: learn r_θ(s) instead of r_θ(s, a)
+    :param absorbing_state: learn the reward of an absorbing state after true terminations (see above)
+    :param learning_starts: env steps of random actions before SAC and the reward start learning
+    :param replay_buffer_class: must be ``RelabelingReplayBuffer`` or a subclass (the default)
+    :param kwargs: any other ``stable_baselines3.SAC`` argument (learning_rate, batch_size,
+        gamma, tensorboard_log, seed, device, verbose, ...)
+    """
+
+    def __init__(
+        self,
+        policy: str | type,
+        env: gym.Env | str,
+        demonstrations: Demonstrations | None = None,
+        preferences: Preferences | None = None,
+        demo_weight: float = 1.0,
+        preference_weight: float = 1.0,
+        alignment_steps: int = 1_000,
+        reward_gradient_steps: int = 20,
+        reward_learning_rate: float = 3e-4,
+        reward_weight_decay: float = 1e-3,
+        reward_batch_size: int = 256,
+        preference_batch_size: int = 64,
+        policy_window: int | None = None,
+        reward_net_arch: Sequence[int] = (256, 256),
+        reward_bound: float = 10.0,
+        state_only_reward: bool = False,
+        absorbing_state: bool = True,
+        learning_starts: int = 5_000,
+        replay_buffer_class: type[RelabelingReplayBuffer] | None = None,
+        _init_setup_model: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        if _init_setup_model:
+            if demonstrations is None and preferences is None:
+                raise ValueError(
+                    "AIHF needs feedback to learn a reward from: pass demonstrations=Demonstrations(...), "
+                    "preferences=Preferences(...), or both"
+                )
+            _check_type("demonstrations", demonstrations, Demonstrations)
+            _check_type("preferences", preferences, Preferences)
+            for name, value in (("alignment_steps", alignment_steps), ("reward_gradient_steps", reward_gradient_steps),
+                                ("reward_batch_size", reward_batch_size), ("preference_batch_size", preference_batch_size)):
+                if int(value) <= 0:
+                    raise ValueError(f"{name} must be a positive integer, got {value}")
+            if demo_weight < 0 or preference_weight < 0 or demo_weight + preference_weight == 0:
+                raise ValueError(
+                    f"demo_weight and preference_weight must be >= 0 and not both 0, got {demo_weight} and {preference_weight}"
+                )
+            # SB3 would stop a discrete env with a bare assertion; say what to do instead.
+            space_env = maybe_make_env(env, 0) if isinstance(env, str) else env
+            check_continuous_actions(space_env.action_space)
+            env = space_env
+        if replay_buffer_class is not None and not issubclass(replay_buffer_class, RelabelingReplayBuffer):
+            raise TypeError(
+                f"AIHF relabels rewards at sample time and needs a RelabelingReplayBuffer, got {replay_buffer_class.__name__}; "
+                "leave replay_buffer_class unset"
+            )
+        self.demonstrations = demonstrations
+        self.preferences = preferences
+        self.demo_weight = float(demo_weight)
+        self.preference_weight = float(preference_weight)
+        self.alignment_steps = int(alignment_steps)
+        self.reward_gradient_steps = int(reward_gradient_steps)
+        self.reward_learning_rate = float(reward_learning_rate)
+        self.reward_weight_decay = float(reward_weight_decay)
+        self.reward_batch_size = int(reward_batch_size)
+        self.preference_batch_size = int(preference_batch_size)
+        self.policy_window = int(policy_window or alignment_steps)
+        self.reward_net_arch = list(reward_net_arch)
+        self.reward_bound = float(reward_bound)
+        self.state_only_reward = bool(state_only_reward)
+        self.absorbing_state = bool(absorbing_state)
+        self.reward_updates = 0
+        self._next_reward_update = 0
+        self.reward_net: RewardNet
+        self.reward_optimizer: torch.optim.Optimizer
+        self._feedback = _FeedbackTensors()
+        super().__init__(
+            policy,
+            env,
+            learning_starts=learning_starts,
+            replay_buffer_class=replay_buffer_class or RelabelingReplayBuffer,
+            _init_setup_model=False,
+            **kwargs,
+        )
+        if _init_setup_model:
+            self._setup_model()
+
+    # ------------------------------------------------------------------ set-up
+
+    def _setup_model(self) -> None:
+        if self.replay_buffer_class is None or not issubclass(self.replay_buffer_class, RelabelingReplayBuffer):
+            self.replay_buffer_class = RelabelingReplayBuffer
+        super()._setup_model()
+        check_continuous_actions(self.action_space)
+        obs_dim = check_flat_box("observation", self.observation_space)
+        act_dim = check_flat_box("action", self.action_space)
+        self.reward_net = RewardNet(
+            obs_dim,
+            act_dim,
+            action_low=self.action_space.low,
+            action_high=self.action_space.high,
+            hidden_sizes=self.reward_net_arch,
+            state_only=self.state_only_reward,
+            reward_bound=self.reward_bound,
+        ).to(self.device)
+        self.reward_optimizer = torch.optim.Adam(
+            self.reward_net.parameters(), lr=self.reward_learning_rate, weight_decay=self.reward_weight_decay
+        )
+        self.replay_buffer.set_reward_fn(self._buffer_reward)
+        self._set_feedback(self.demonstrations, self.preferences)
+
+    def _set_feedback(self, demonstrations: Demonstrations | None, preferences: Preferences | None) -> None:
+        """Check the feedback against the env, move it to the device, fix the reward net's input statistics."""
+        _check_type("demonstrations", demonstrations, Demonstrations)
+        _check_type("preferences", preferences, Preferences)
+        self.demonstrations, self.preferences = demonstrations, preferences
+        fb = _FeedbackTensors()
+
+        def tensor(x: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(x, dtype=torch.float32, device=self.device)
+
+        observed = []
+        if demonstrations is not None:
+            demonstrations.check_spaces(self.observation_space, self.action_space)
+            fb.demo_obs, fb.demo_acts = tensor(demonstrations.obs), tensor(demonstrations.acts)
+            fb.demo_terminated = tensor(demonstrations.dones)
+            observed.append(demonstrations.obs)
+        if preferences is not None:
+            preferences.check_spaces(self.observation_space, self.action_space)
+            fb.pref_obs_1, fb.pref_acts_1 = tensor(preferences.obs_1), tensor(preferences.acts_1)
+            fb.pref_obs_2, fb.pref_acts_2 = tensor(preferences.obs_2), tensor(preferences.acts_2)
+            fb.pref_labels = tensor(preferences.labels)
+            observed += [preferences.obs_1.reshape(-1, preferences.obs_1.shape[-1]), preferences.obs_2.reshape(-1, preferences.obs_2.shape[-1])]
+        self._feedback = fb
+        if observed and self.num_timesteps == 0 and self.reward_updates == 0:
+            # Standardise the reward's inputs with the feedback's own statistics, fixed for
+            # the run. (A loaded model keeps the statistics it was trained with.)
+            all_obs = np.concatenate(observed)
+            self.reward_net.set_observation_stats(all_obs.mean(axis=0), all_obs.std(axis=0))
+
+    def set_feedback(self, demonstrations: Demonstrations | None = None, preferences: Preferences | None = None) -> None:
+        """Attach feedback to a loaded model so that it can go on learning.
+
+        :param demonstrations: expert transitions, or None
+        :param preferences: labelled segment pairs, or None
+        """
+        if demonstrations is None and preferences is None:
+            raise ValueError("set_feedback needs demonstrations, preferences, or both")
+        self._set_feedback(demonstrations, preferences)
+
+    # ------------------------------------------------------------------ rewards
+
+    def _buffer_reward(self, obs: torch.Tensor, acts: torch.Tensor, terminated: torch.Tensor) -> torch.Tensor:
+        return self.reward_net.transition_reward(obs, acts, terminated, self.gamma, self.absorbing_state)
+
+    def predict_reward(self, observations: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """The learned reward r_θ(s, a) (without the absorbing-state term), numpy in, numpy out.
+
+        :param observations: (..., obs_dim) observations
+        :param actions: (..., act_dim) actions, same leading shape
+        :return: (...) rewards
+        """
+        obs = np.asarray(observations, dtype=np.float32)
+        acts = np.asarray(actions, dtype=np.float32)
+        obs_dim, act_dim = self.reward_net.obs_dim, self.reward_net.act_dim
+        if obs.shape[-1:] != (obs_dim,) or acts.shape[-1:] != (act_dim,) or obs.shape[:-1] != acts.shape[:-1]:
+            raise ValueError(
+                f"predict_reward expects observations (..., {obs_dim}) and actions (..., {act_dim}) with the same "
+                f"leading shape, got {obs.shape} and {acts.shape}"
+            )
+        with torch.no_grad():
+            r = self.reward_net(torch.as_tensor(obs, device=self.device), torch.as_tensor(acts, device=self.device))
+        return r.cpu().numpy()
+
+    # ------------------------------------------------------------------ training
+
+    def train(self, gradient_steps: int, batch_size: int = 64) -> None:
+        if self.num_timesteps >= self._next_reward_update:
+            self._update_reward()
+            self._next_reward_update = self.num_timesteps + self.alignment_steps
+        super().train(gradient_steps, batch_size)
+
+    def _recent_policy_transitions(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
+        """The last ``policy_window`` env steps of all envs: obs, acts, terminated, true rewards."""
+        buf = self.replay_buffer
+        idx = buf.recent_indices(max(1, self.policy_window // self.n_envs))
+        obs = buf.observations[idx].reshape(-1, buf.obs_shape[0])
+        acts = buf.actions[idx].reshape(-1, buf.action_dim)
+        terminated = (buf.dones[idx] * (1 - buf.timeouts[idx])).reshape(-1)
+        true_rewards = buf.rewards[idx].reshape(-1)
+        to = lambda x: torch.as_tensor(x, dtype=torch.float32, device=self.device)  # noqa: E731
+        return to(obs), to(acts), to(terminated), true_rewards
+
+    def _update_reward(self) -> None:
+        """One outer-loop step: ``reward_gradient_steps`` Adam steps on the joint AIHF loss."""
+        fb = self._feedback
+        use_demos = fb.demo_obs is not None and self.demo_weight > 0
+        use_prefs = fb.pref_labels is not None and self.preference_weight > 0
+        if not (use_demos or use_prefs):
+            raise RuntimeError(
+                "this AIHF model has no feedback to learn its reward from (a loaded model does not keep its data): "
+                "call model.set_feedback(demonstrations=..., preferences=...) before learn()"
+            )
+        net, gamma, absorbing = self.reward_net, self.gamma, self.absorbing_state
+        pol_obs, pol_acts, pol_term, pol_true = self._recent_policy_transitions()
+        demo_losses, pref_losses = [], []
+        for step in range(self.reward_gradient_steps):
+            demo_r = policy_r = r1 = r2 = labels = None
+            if use_demos:
+                d = torch.as_tensor(np.random.randint(0, len(fb.demo_obs), self.reward_batch_size), device=self.device)
+                p = torch.as_tensor(np.random.randint(0, len(pol_obs), self.reward_batch_size), device=self.device)
+                demo_r = net.transition_reward(fb.demo_obs[d], fb.demo_acts[d], fb.demo_terminated[d], gamma, absorbing)
+                policy_r = net.transition_reward(pol_obs[p], pol_acts[p], pol_term[p], gamma, absorbing)
+                demo_losses.append(demo_loss(demo_r, policy_r).item())
+            if use_prefs:
+                q = torch.as_tensor(np.random.randint(0, len(fb.pref_labels), self.preference_batch_size), device=self.device)
+                r1 = net(fb.pref_obs_1[q], fb.pref_acts_1[q]).sum(dim=-1)  # (B,) segment returns
+                r2 = net(fb.pref_obs_2[q], fb.pref_acts_2[q]).sum(dim=-1)
+                labels = fb.pref_labels[q]
+            loss = aihf_loss(demo_r, policy_r, r1, r2, labels, self.demo_weight, self.preference_weight)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"the reward loss became {float(loss)} at reward update {self.reward_updates}, gradient step {step} "
+                    f"(env step {self.num_timesteps}); lower reward_learning_rate or check the feedback data"
+                )
+            if use_prefs:
+                pref_losses.append(preference_loss(r1, r2, labels).item())
+            self.reward_optimizer.zero_grad()
+            loss.backward()
+            self.reward_optimizer.step()
+        self.reward_updates += 1
+        self._log_reward_metrics(demo_losses, pref_losses, pol_obs, pol_acts, pol_term, pol_true)
+
+    @torch.no_grad()
+    def _log_reward_metrics(
+        self,
+        demo_losses: list[float],
+        pref_losses: list[float],
+        pol_obs: torch.Tensor,
+        pol_acts: torch.Tensor,
+        pol_term: torch.Tensor,
+        pol_true: np.ndarray,
+    ) -> None:
+        fb, net = self._feedback, self.reward_net
+        self.logger.record("reward/updates", self.reward_updates)
+        self.logger.record("reward/absorbing_reward", float(net.absorbing_reward()))
+        r_policy = net(pol_obs, pol_acts)
+        if len(pol_true) > 1 and np.std(pol_true) > 0 and float(r_policy.std()) > 0:
+            self.logger.record("reward/true_corr", float(np.corrcoef(r_policy.cpu().numpy(), pol_true)[0, 1]))
+        if demo_losses:
+            self.logger.record("reward/demo_loss", float(np.mean(demo_losses)))
+            n = min(len(fb.demo_obs), 4096)
+            demo_mean = net.transition_reward(fb.demo_obs[:n], fb.demo_acts[:n], fb.demo_terminated[:n], self.gamma, self.absorbing_state).mean()
+            policy_mean = net.transition_reward(pol_obs, pol_acts, pol_term, self.gamma, self.absorbing_state).mean()
+            self.logger.record("reward/demo_minus_policy", float(demo_mean - policy_mean))
+        if pref_losses:
+            self.logger.record("reward/pref_loss", float(np.mean(pref_losses)))
+            n = min(len(fb.pref_labels), 1024)
+            r1 = net(fb.pref_obs_1[:n], fb.pref_acts_1[:n]).sum(-1)
+            r2 = net(fb.pref_obs_2[:n], fb.pref_acts_2[:n]).sum(-1)
+            accuracy = float(preference_accuracy(r1, r2, fb.pref_labels[:n]))
+            if np.isfinite(accuracy):
+                self.logger.record("reward/pref_accuracy", accuracy)
+
+    def learn(
+        self: SelfAIHF,
+        total_timesteps: int,
+        callback: Any = None,
+        log_interval: int = 4,
+        tb_log_name: str = "AIHF",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfAIHF:
+        if self._feedback.demo_obs is None and self._feedback.pref_labels is None:
+            raise RuntimeError(
+                "this AIHF model has no feedback to learn its reward from (a loaded model does not keep its data): "
+                "call model.set_feedback(demonstrations=..., preferences=...) or pass them to AIHF.load(...)"
+            )
+        return super().learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
+
+    # ------------------------------------------------------------------ save / load
+
+    def _excluded_save_params(self) -> list[str]:
+        # The feedback data can be large (20k preference pairs ≈ 100 MB): it is not saved with the model.
+        return [*super()._excluded_save_params(), "demonstrations", "preferences", "_feedback", "reward_net", "reward_optimizer"]
+
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        state_dicts, variables = super()._get_torch_save_params()
+        return [*state_dicts, "reward_net", "reward_optimizer"], variables
+
+
+def _check_type(name: str, value: object, expected: type) -> None:
+    if value is not None and not isinstance(value, expected):
+        raise TypeError(
+            f"{name} must be an aihf_control.{expected.__name__} (or None), got {type(value).__name__}; "
+            f"build one with {expected.__name__}(...)"
+        )
+

@@ -1,0 +1,6 @@
+"""Feedback data: demonstrations and preferences."""
+
+from aihf_control.data.demos import Demonstrations
+from aihf_control.data.preferences import Preferences
+
+__all__ = ["Demonstrations", "Preferences"]

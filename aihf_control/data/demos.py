@@ -1,0 +1,58 @@
+"""Demonstrations: expert transitions (s, a, s', terminated)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from gymnasium import spaces
+
+from aihf_control.validation import as_float_array, check_feature_size
+
+
+@dataclass(frozen=True)
+class Demonstrations:
+    """Demonstrated transitions as flat arrays, checked on construction.
+
+    :param obs: (N, obs_dim) observations s
+    :param acts: (N, act_dim) actions a
+    :param next_obs: (N, obs_dim) next observations s'
+    :param dones: (N,) True where the episode truly ended at s' (a termination such as a fall),
+        False for ordinary steps *and* for time-limit truncations, as in gymnasium's ``terminated``
+    """
+
+    obs: np.ndarray
+    acts: np.ndarray
+    next_obs: np.ndarray
+    dones: np.ndarray
+
+    def __post_init__(self) -> None:
+        obs = as_float_array("Demonstrations.obs", self.obs, 2)
+        acts = as_float_array("Demonstrations.acts", self.acts, 2)
+        next_obs = as_float_array("Demonstrations.next_obs", self.next_obs, 2)
+        dones = np.asarray(self.dones)
+        if dones.ndim != 1:
+            raise ValueError(f"Demonstrations.dones must have shape (N,), got {dones.shape}")
+        if dones.dtype != np.bool_:
+            if not np.isin(dones, (0, 1)).all():
+                raise ValueError("Demonstrations.dones must hold booleans (or 0/1): True where the episode terminated")
+            dones = dones.astype(bool)
+        n = len(obs)
+        if n == 0:
+            raise ValueError("Demonstrations are empty: pass at least one transition")
+        lengths = {"obs": n, "acts": len(acts), "next_obs": len(next_obs), "dones": len(dones)}
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f"Demonstrations arrays must have one length N, got {lengths}")
+        if next_obs.shape != obs.shape:
+            raise ValueError(f"Demonstrations.next_obs has shape {next_obs.shape}, obs has {obs.shape}: they must match")
+        # frozen dataclass: store the checked, converted arrays
+        for name, value in (("obs", obs), ("acts", acts), ("next_obs", next_obs), ("dones", dones)):
+            object.__setattr__(self, name, value)
+
+    def __len__(self) -> int:
+        return len(self.obs)
+
+    def check_spaces(self, observation_space: spaces.Space, action_space: spaces.Space) -> None:
+        """Raise a clear error if these transitions do not fit the env's spaces."""
+        check_feature_size("demonstrations", self.obs.shape[1], "observation", observation_space)
+        check_feature_size("demonstrations", self.acts.shape[1], "action", action_space)

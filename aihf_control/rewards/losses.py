@@ -1,0 +1,92 @@
+"""The AIHF objective as pure functions: tensors in, scalar out.
+
+L(θ) = demo_weight · L_demo + preference_weight · L_pref   (plus weight decay on θ)
+
+- ``demo_loss`` is maximum-likelihood IRL (ML-IRL): raise the reward of demonstrated
+  (s, a), lower it on what the current policy does. Its gradient is
+  E_π[∇r] − E_demo[∇r], so gradient descent moves r towards the demonstrations.
+- ``preference_loss`` is the Bradley–Terry cross-entropy on segment returns, as in
+  RLHF reward modelling (Christiano et al. 2017), with soft labels.
+
+With ``demo_weight=0`` the joint loss is exactly the RLHF reward loss; with
+``preference_weight=0`` it is exactly ML-IRL.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def demo_loss(demo_rewards: torch.Tensor, policy_rewards: torch.Tensor) -> torch.Tensor:
+    """ML-IRL loss ``-(mean r(demo) - mean r(policy))``.
+
+    :param demo_rewards: (B_demo,) r_θ on demonstrated transitions
+    :param policy_rewards: (B_pi,) r_θ on transitions of the current policy
+    :return: scalar loss
+    """
+    return policy_rewards.mean() - demo_rewards.mean()
+
+
+def preference_loss(returns_1: torch.Tensor, returns_2: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Bradley–Terry loss ``-[y log σ(R¹ - R²) + (1 - y) log σ(R² - R¹)]``, averaged over pairs.
+
+    For a hard label y = 1 (σ¹ ≻ σ²) this is ``-log σ(R¹ - R²)``; y = 0.5 means "equally good".
+
+    :param returns_1: (B,) R_θ(σ¹), the sum of r_θ over the first segment of each pair
+    :param returns_2: (B,) R_θ(σ²)
+    :param labels: (B,) y = P(σ¹ ≻ σ²) in [0, 1]
+    :return: scalar loss
+    """
+    # BCE-with-logits is the numerically stable form of the expression above.
+    return F.binary_cross_entropy_with_logits(returns_1 - returns_2, labels)
+
+
+def preference_accuracy(returns_1: torch.Tensor, returns_2: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Fraction of pairs with a strict label (y ≠ 0.5) whose preferred segment has the higher return.
+
+    :param returns_1: (B,) R_θ(σ¹)
+    :param returns_2: (B,) R_θ(σ²)
+    :param labels: (B,) y = P(σ¹ ≻ σ²)
+    :return: scalar in [0, 1]; NaN when every label is 0.5
+    """
+    strict = labels != 0.5  # (B,)
+    predicted = returns_1 > returns_2  # (B,)
+    correct = predicted[strict] == (labels[strict] > 0.5)
+    return correct.float().mean()
+
+
+def aihf_loss(
+    demo_rewards: torch.Tensor | None,
+    policy_rewards: torch.Tensor | None,
+    returns_1: torch.Tensor | None,
+    returns_2: torch.Tensor | None,
+    labels: torch.Tensor | None,
+    demo_weight: float = 1.0,
+    preference_weight: float = 1.0,
+) -> torch.Tensor:
+    """The joint AIHF reward loss ``demo_weight · L_demo + preference_weight · L_pref``.
+
+    A term whose weight is 0 or whose inputs are ``None`` is left out, so
+    ``aihf_loss(None, None, R1, R2, y, demo_weight=0)`` is exactly ``preference_loss(R1, R2, y)``
+    (RLHF) and ``aihf_loss(rd, rp, None, None, None, preference_weight=0)`` exactly ``demo_loss`` (ML-IRL).
+
+    :param demo_rewards: (B_demo,) r_θ on demonstrations, or None
+    :param policy_rewards: (B_pi,) r_θ on current-policy transitions, or None
+    :param returns_1: (B,) segment returns R_θ(σ¹), or None
+    :param returns_2: (B,) segment returns R_θ(σ²), or None
+    :param labels: (B,) P(σ¹ ≻ σ²), or None
+    :param demo_weight: weight of the demonstration term
+    :param preference_weight: weight λ of the preference term
+    :return: scalar loss
+    """
+    use_demos = demo_weight != 0 and demo_rewards is not None and policy_rewards is not None
+    use_prefs = preference_weight != 0 and returns_1 is not None and returns_2 is not None and labels is not None
+    if not (use_demos or use_prefs):
+        raise ValueError("aihf_loss got no term to compute: pass demo rewards, preference returns, or both")
+    loss = 0.0
+    if use_demos:
+        loss = loss + demo_weight * demo_loss(demo_rewards, policy_rewards)
+    if use_prefs:
+        loss = loss + preference_weight * preference_loss(returns_1, returns_2, labels)
+    return loss

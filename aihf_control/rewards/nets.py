@@ -1,0 +1,118 @@
+"""Reward networks r_θ(s, a)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class RewardNet(nn.Module):
+    """An MLP reward r_θ(s, a) with fixed input normalisation, a bounded output and a learned
+    absorbing-state reward.
+
+    - Observations are standardised with statistics fixed at set-up (``set_observation_stats``,
+      from the feedback data), so the reward function does not drift as a policy explores.
+      Actions are rescaled from the action space's bounds to [-1, 1].
+    - The output is ``reward_bound · tanh(x / reward_bound)``: linear near 0, never beyond
+      ±reward_bound, and with a gradient everywhere (a hard clamp has none outside the bound).
+    - ``absorbing_reward`` is r_θ of the absorbing state that follows a true termination
+      (Kostrikov et al. 2019, "Discriminator-Actor-Critic"), see ``transition_reward``.
+
+    :param obs_dim: size of the (flat) observation
+    :param act_dim: size of the (flat) action
+    :param action_low: lower bound of the action space, shape (act_dim,)
+    :param action_high: upper bound of the action space, shape (act_dim,)
+    :param hidden_sizes: sizes of the hidden layers
+    :param state_only: if True, r depends on s only (actions are ignored)
+    :param reward_bound: |r| stays below this value
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        action_low: np.ndarray | None = None,
+        action_high: np.ndarray | None = None,
+        hidden_sizes: Sequence[int] = (256, 256),
+        state_only: bool = False,
+        reward_bound: float = 10.0,
+    ) -> None:
+        super().__init__()
+        if reward_bound <= 0:
+            raise ValueError(f"reward_bound must be > 0, got {reward_bound}")
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.state_only = state_only
+        self.reward_bound = float(reward_bound)
+        self.register_buffer("obs_mean", torch.zeros(obs_dim))
+        self.register_buffer("obs_std", torch.ones(obs_dim))
+        low = np.full(act_dim, -1.0) if action_low is None else np.asarray(action_low, dtype=np.float64)
+        high = np.full(act_dim, 1.0) if action_high is None else np.asarray(action_high, dtype=np.float64)
+        finite = np.isfinite(low) & np.isfinite(high)
+        # Unbounded action dimensions are passed through unscaled.
+        center = np.where(finite, (high + low) / 2, 0.0)
+        half_range = np.where(finite, (high - low) / 2, 1.0)
+        self.register_buffer("act_center", torch.as_tensor(center, dtype=torch.float32))
+        self.register_buffer("act_half_range", torch.as_tensor(np.maximum(half_range, 1e-6), dtype=torch.float32))
+
+        layers: list[nn.Module] = []
+        in_dim = obs_dim + (0 if state_only else act_dim)
+        for size in hidden_sizes:
+            layers += [nn.Linear(in_dim, size), nn.ReLU()]
+            in_dim = size
+        layers.append(nn.Linear(in_dim, 1))
+        self.mlp = nn.Sequential(*layers)
+        self._absorbing_logit = nn.Parameter(torch.zeros(()))
+
+    def set_observation_stats(self, mean: torch.Tensor | np.ndarray, std: torch.Tensor | np.ndarray) -> None:
+        """Fix the observation standardisation; dimensions with (near) zero spread are left unscaled."""
+        mean_t = torch.as_tensor(mean, dtype=torch.float32, device=self.obs_mean.device)
+        std_t = torch.as_tensor(std, dtype=torch.float32, device=self.obs_std.device)
+        self.obs_mean.copy_(mean_t)
+        self.obs_std.copy_(torch.where(std_t > 1e-6, std_t, torch.ones_like(std_t)))
+
+    def _bound(self, x: torch.Tensor) -> torch.Tensor:
+        return self.reward_bound * torch.tanh(x / self.reward_bound)
+
+    def forward(self, obs: torch.Tensor, acts: torch.Tensor) -> torch.Tensor:
+        """r_θ(s, a).
+
+        :param obs: (..., obs_dim)
+        :param acts: (..., act_dim)
+        :return: (...,) rewards in (-reward_bound, reward_bound)
+        """
+        obs, acts = obs.to(self.obs_mean.dtype), acts.to(self.obs_mean.dtype)  # envs often give float64
+        # Clipping keeps far out-of-distribution states from saturating every unit.
+        x = ((obs - self.obs_mean) / self.obs_std).clamp(-10.0, 10.0)
+        if not self.state_only:
+            x = torch.cat([x, (acts - self.act_center) / self.act_half_range], dim=-1)
+        return self._bound(self.mlp(x).squeeze(-1))
+
+    def absorbing_reward(self) -> torch.Tensor:
+        """r_θ of the absorbing state (a scalar)."""
+        return self._bound(self._absorbing_logit)
+
+    def transition_reward(
+        self, obs: torch.Tensor, acts: torch.Tensor, terminated: torch.Tensor, gamma: float, absorbing: bool = True
+    ) -> torch.Tensor:
+        """The reward a transition contributes to the return, termination included.
+
+        After a true termination the agent stays in an absorbing state with reward r_abs, worth
+        Σ_{k≥1} γ^k r_abs = γ/(1-γ)·r_abs. SAC's target stops at a termination, so that value is
+        added to the terminal transition's own reward. The same reward enters the demo loss,
+        so falling is neither free nor forced: r_abs is learned like any other reward (it drops
+        when the policy terminates more often than the demonstrator).
+
+        :param obs: (B, obs_dim)
+        :param acts: (B, act_dim)
+        :param terminated: (B,) 1.0 where the episode truly ended (not a time-limit truncation)
+        :param gamma: discount factor of the RL problem
+        :param absorbing: if False, return plain r_θ(s, a) (termination ends the return)
+        :return: (B,) rewards
+        """
+        rewards = self(obs, acts)
+        if not absorbing:
+            return rewards
+        return rewards + terminated.reshape(rewards.shape) * (gamma / (1.0 - gamma)) * self.absorbing_reward()
