@@ -44,7 +44,9 @@ class Demonstrations:
         if len(set(lengths.values())) != 1:
             raise ValueError(f"Demonstrations arrays must have one length N, got {lengths}")
         if next_obs.shape != obs.shape:
-            raise ValueError(f"Demonstrations.next_obs has shape {next_obs.shape}, obs has {obs.shape}: they must match")
+            raise ValueError(
+                f"Demonstrations.next_obs has shape {next_obs.shape}, obs has {obs.shape}: they must match"
+            )
         # frozen dataclass: store the checked, converted arrays
         for name, value in (("obs", obs), ("acts", acts), ("next_obs", next_obs), ("dones", dones)):
             object.__setattr__(self, name, value)

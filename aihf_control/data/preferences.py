@@ -36,7 +36,10 @@ class Preferences:
     true_rewards_2: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        checked = {name: as_float_array(f"Preferences.{name}", getattr(self, name), 3) for name in ("obs_1", "acts_1", "obs_2", "acts_2")}
+        checked = {
+            name: as_float_array(f"Preferences.{name}", getattr(self, name), 3)
+            for name in ("obs_1", "acts_1", "obs_2", "acts_2")
+        }
         labels = as_float_array("Preferences.labels", self.labels, 1)
         n = len(labels)
         if n == 0:
@@ -62,7 +65,10 @@ class Preferences:
                 f"obs_1 {o1.shape}, acts_1 {a1.shape}, obs_2 {o2.shape}, acts_2 {a2.shape}"
             )
         if o1.shape[2] != o2.shape[2] or a1.shape[2] != a2.shape[2]:
-            raise ValueError(f"both segments must have the same feature sizes: obs_1 {o1.shape} vs obs_2 {o2.shape}, acts_1 {a1.shape} vs acts_2 {a2.shape}")
+            raise ValueError(
+                "both segments must have the same feature sizes: "
+                f"obs_1 {o1.shape} vs obs_2 {o2.shape}, acts_1 {a1.shape} vs acts_2 {a2.shape}"
+            )
         for name, array in checked.items():
             object.__setattr__(self, name, array)
         object.__setattr__(self, "labels", labels)

@@ -51,8 +51,8 @@ def preference_accuracy(returns_1: torch.Tensor, returns_2: torch.Tensor, labels
     :return: scalar in [0, 1]; NaN when every label is 0.5
     """
     strict = labels != 0.5  # (B,)
-    predicted = returns_1 > returns_2  # (B,)
-    correct = predicted[strict] == (labels[strict] > 0.5)
+    # A tie is wrong whichever segment is preferred: neither has the higher return.
+    correct = torch.where(labels > 0.5, returns_1 > returns_2, returns_2 > returns_1)[strict]
     return correct.float().mean()
 
 

@@ -19,7 +19,10 @@ class RewardNet(nn.Module):
     - The output is ``reward_bound · tanh(x / reward_bound)``: linear near 0, never beyond
       ±reward_bound, and with a gradient everywhere (a hard clamp has none outside the bound).
     - ``absorbing_reward`` is r_θ of the absorbing state that follows a true termination
-      (Kostrikov et al. 2019, "Discriminator-Actor-Critic"), see ``transition_reward``.
+      (Kostrikov et al. 2019, "Discriminator-Actor-Critic"), see ``transition_reward``. As in
+      DAC, the MLP takes one more input, an absorbing-state indicator (0 for real states); the
+      absorbing state is all zeros with the indicator at 1, so its reward learns as fast as
+      any other (a separate scalar would move only one Adam step of ``lr`` per update).
 
     :param obs_dim: size of the (flat) observation
     :param act_dim: size of the (flat) action
@@ -58,13 +61,15 @@ class RewardNet(nn.Module):
         self.register_buffer("act_half_range", torch.as_tensor(np.maximum(half_range, 1e-6), dtype=torch.float32))
 
         layers: list[nn.Module] = []
-        in_dim = obs_dim + (0 if state_only else act_dim)
+        in_dim = obs_dim + (0 if state_only else act_dim) + 1  # + absorbing indicator
+        absorbing_input = torch.zeros(in_dim)
+        absorbing_input[-1] = 1.0
+        self.register_buffer("absorbing_input", absorbing_input, persistent=False)
         for size in hidden_sizes:
             layers += [nn.Linear(in_dim, size), nn.ReLU()]
             in_dim = size
         layers.append(nn.Linear(in_dim, 1))
         self.mlp = nn.Sequential(*layers)
-        self._absorbing_logit = nn.Parameter(torch.zeros(()))
 
     def set_observation_stats(self, mean: torch.Tensor | np.ndarray, std: torch.Tensor | np.ndarray) -> None:
         """Fix the observation standardisation; dimensions with (near) zero spread are left unscaled."""
@@ -86,13 +91,13 @@ class RewardNet(nn.Module):
         obs, acts = obs.to(self.obs_mean.dtype), acts.to(self.obs_mean.dtype)  # envs often give float64
         # Clipping keeps far out-of-distribution states from saturating every unit.
         x = ((obs - self.obs_mean) / self.obs_std).clamp(-10.0, 10.0)
-        if not self.state_only:
-            x = torch.cat([x, (acts - self.act_center) / self.act_half_range], dim=-1)
-        return self._bound(self.mlp(x).squeeze(-1))
+        features = [x] if self.state_only else [x, (acts - self.act_center) / self.act_half_range]
+        features.append(torch.zeros_like(x[..., :1]))  # not the absorbing state
+        return self._bound(self.mlp(torch.cat(features, dim=-1)).squeeze(-1))
 
     def absorbing_reward(self) -> torch.Tensor:
         """r_θ of the absorbing state (a scalar)."""
-        return self._bound(self._absorbing_logit)
+        return self._bound(self.mlp(self.absorbing_input).squeeze(-1))
 
     def transition_reward(
         self, obs: torch.Tensor, acts: torch.Tensor, terminated: torch.Tensor, gamma: float, absorbing: bool = True

@@ -120,13 +120,18 @@ class AIHF(SAC):
                 )
             _check_type("demonstrations", demonstrations, Demonstrations)
             _check_type("preferences", preferences, Preferences)
-            for name, value in (("alignment_steps", alignment_steps), ("reward_gradient_steps", reward_gradient_steps),
-                                ("reward_batch_size", reward_batch_size), ("preference_batch_size", preference_batch_size)):
+            for name, value in (
+                ("alignment_steps", alignment_steps),
+                ("reward_gradient_steps", reward_gradient_steps),
+                ("reward_batch_size", reward_batch_size),
+                ("preference_batch_size", preference_batch_size),
+            ):
                 if int(value) <= 0:
                     raise ValueError(f"{name} must be a positive integer, got {value}")
             if demo_weight < 0 or preference_weight < 0 or demo_weight + preference_weight == 0:
                 raise ValueError(
-                    f"demo_weight and preference_weight must be >= 0 and not both 0, got {demo_weight} and {preference_weight}"
+                    "demo_weight and preference_weight must be >= 0 and not both 0, "
+                    f"got {demo_weight} and {preference_weight}"
                 )
             # SB3 would stop a discrete env with a bare assertion; say what to do instead.
             space_env = maybe_make_env(env, 0) if isinstance(env, str) else env
@@ -134,8 +139,8 @@ class AIHF(SAC):
             env = space_env
         if replay_buffer_class is not None and not issubclass(replay_buffer_class, RelabelingReplayBuffer):
             raise TypeError(
-                f"AIHF relabels rewards at sample time and needs a RelabelingReplayBuffer, got {replay_buffer_class.__name__}; "
-                "leave replay_buffer_class unset"
+                "AIHF relabels rewards at sample time and needs a RelabelingReplayBuffer, "
+                f"got {replay_buffer_class.__name__}; leave replay_buffer_class unset"
             )
         self.demonstrations = demonstrations
         self.preferences = preferences
@@ -213,7 +218,10 @@ class AIHF(SAC):
             fb.pref_obs_1, fb.pref_acts_1 = tensor(preferences.obs_1), tensor(preferences.acts_1)
             fb.pref_obs_2, fb.pref_acts_2 = tensor(preferences.obs_2), tensor(preferences.acts_2)
             fb.pref_labels = tensor(preferences.labels)
-            observed += [preferences.obs_1.reshape(-1, preferences.obs_1.shape[-1]), preferences.obs_2.reshape(-1, preferences.obs_2.shape[-1])]
+            observed += [
+                preferences.obs_1.reshape(-1, preferences.obs_1.shape[-1]),
+                preferences.obs_2.reshape(-1, preferences.obs_2.shape[-1]),
+            ]
         self._feedback = fb
         if observed and self.num_timesteps == 0 and self.reward_updates == 0:
             # Standardise the reward's inputs with the feedback's own statistics, fixed for
@@ -221,7 +229,9 @@ class AIHF(SAC):
             all_obs = np.concatenate(observed)
             self.reward_net.set_observation_stats(all_obs.mean(axis=0), all_obs.std(axis=0))
 
-    def set_feedback(self, demonstrations: Demonstrations | None = None, preferences: Preferences | None = None) -> None:
+    def set_feedback(
+        self, demonstrations: Demonstrations | None = None, preferences: Preferences | None = None
+    ) -> None:
         """Attach feedback to a loaded model so that it can go on learning.
 
         :param demonstrations: expert transitions, or None
@@ -296,15 +306,18 @@ class AIHF(SAC):
                 policy_r = net.transition_reward(pol_obs[p], pol_acts[p], pol_term[p], gamma, absorbing)
                 demo_losses.append(demo_loss(demo_r, policy_r).item())
             if use_prefs:
-                q = torch.as_tensor(np.random.randint(0, len(fb.pref_labels), self.preference_batch_size), device=self.device)
+                q = torch.as_tensor(
+                    np.random.randint(0, len(fb.pref_labels), self.preference_batch_size), device=self.device
+                )
                 r1 = net(fb.pref_obs_1[q], fb.pref_acts_1[q]).sum(dim=-1)  # (B,) segment returns
                 r2 = net(fb.pref_obs_2[q], fb.pref_acts_2[q]).sum(dim=-1)
                 labels = fb.pref_labels[q]
             loss = aihf_loss(demo_r, policy_r, r1, r2, labels, self.demo_weight, self.preference_weight)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
-                    f"the reward loss became {float(loss)} at reward update {self.reward_updates}, gradient step {step} "
-                    f"(env step {self.num_timesteps}); lower reward_learning_rate or check the feedback data"
+                    f"the reward loss became {float(loss)} at reward update {self.reward_updates}, "
+                    f"gradient step {step} (env step {self.num_timesteps}); "
+                    "lower reward_learning_rate or check the feedback data"
                 )
             if use_prefs:
                 pref_losses.append(preference_loss(r1, r2, labels).item())
@@ -333,7 +346,9 @@ class AIHF(SAC):
         if demo_losses:
             self.logger.record("reward/demo_loss", float(np.mean(demo_losses)))
             n = min(len(fb.demo_obs), 4096)
-            demo_mean = net.transition_reward(fb.demo_obs[:n], fb.demo_acts[:n], fb.demo_terminated[:n], self.gamma, self.absorbing_state).mean()
+            demo_mean = net.transition_reward(
+                fb.demo_obs[:n], fb.demo_acts[:n], fb.demo_terminated[:n], self.gamma, self.absorbing_state
+            ).mean()
             policy_mean = net.transition_reward(pol_obs, pol_acts, pol_term, self.gamma, self.absorbing_state).mean()
             self.logger.record("reward/demo_minus_policy", float(demo_mean - policy_mean))
         if pref_losses:
@@ -359,13 +374,24 @@ class AIHF(SAC):
                 "this AIHF model has no feedback to learn its reward from (a loaded model does not keep its data): "
                 "call model.set_feedback(demonstrations=..., preferences=...) or pass them to AIHF.load(...)"
             )
+        if reset_num_timesteps:
+            # num_timesteps restarts at 0, so must the reward-update schedule: a model trained (or
+            # loaded) with N steps would otherwise not update its reward for its first N new steps.
+            self._next_reward_update = 0
         return super().learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
 
     # ------------------------------------------------------------------ save / load
 
     def _excluded_save_params(self) -> list[str]:
         # The feedback data can be large (20k preference pairs ≈ 100 MB): it is not saved with the model.
-        return [*super()._excluded_save_params(), "demonstrations", "preferences", "_feedback", "reward_net", "reward_optimizer"]
+        return [
+            *super()._excluded_save_params(),
+            "demonstrations",
+            "preferences",
+            "_feedback",
+            "reward_net",
+            "reward_optimizer",
+        ]
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         state_dicts, variables = super()._get_torch_save_params()
@@ -378,4 +404,3 @@ def _check_type(name: str, value: object, expected: type) -> None:
             f"{name} must be an aihf_control.{expected.__name__} (or None), got {type(value).__name__}; "
             f"build one with {expected.__name__}(...)"
         )
-

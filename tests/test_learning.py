@@ -1,0 +1,103 @@
+"""Learning tests: each asserts that learning happened, against a stated baseline.
+
+The slow ones (marked ``slow``, left out of CI) run with ``pytest -m slow``.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from stable_baselines3 import SAC
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.monitor import Monitor
+
+from aihf_control import AIHF, RewardNet, preference_loss
+from examples.inverted_pendulum import expert_demonstrations
+
+
+def random_policy_return(env_id: str, episodes: int = 10, seed: int = 0) -> float:
+    env = gym.make(env_id)
+    env.action_space.seed(seed)
+    returns = []
+    for episode in range(episodes):
+        env.reset(seed=seed + episode)
+        total, done = 0.0, False
+        while not done:
+            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    return float(np.mean(returns))
+
+
+def test_pendulum_expert_is_an_expert() -> None:
+    # The learning test below is only meaningful if its demonstrator is good.
+    demos = expert_demonstrations(1_000)
+    assert demos.dones.sum() == 0  # never falls in 1,000 noisy steps
+
+
+def test_preference_loss_learns_a_reward_from_oracle_labels() -> None:
+    """Bradley–Terry training on 2,000 oracle-labelled pairs ranks held-out pairs far above chance (50%)."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    obs_dim, act_dim, seg_len = 6, 2, 10
+    true_w = rng.normal(size=obs_dim + act_dim)
+
+    def segments(n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        obs = torch.as_tensor(rng.normal(size=(n, seg_len, obs_dim)), dtype=torch.float32)
+        acts = torch.as_tensor(rng.uniform(-1, 1, size=(n, seg_len, act_dim)), dtype=torch.float32)
+        true_return = (torch.cat([obs, acts], -1) @ torch.as_tensor(true_w, dtype=torch.float32)).sum(-1)
+        return obs, acts, true_return
+
+    o1, a1, t1 = segments(2_000)
+    o2, a2, t2 = segments(2_000)
+    labels = (t1 > t2).float()
+    net = RewardNet(obs_dim, act_dim, hidden_sizes=(64, 64))
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    for _ in range(300):
+        idx = torch.randint(0, 2_000, (128,))
+        loss = preference_loss(net(o1[idx], a1[idx]).sum(-1), net(o2[idx], a2[idx]).sum(-1), labels[idx])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    h1, b1, u1 = segments(1_000)
+    h2, b2, u2 = segments(1_000)
+    with torch.no_grad():
+        predicted = net(h1, b1).sum(-1) > net(h2, b2).sum(-1)
+    accuracy = (predicted == (u1 > u2)).float().mean().item()
+    assert accuracy > 0.85, f"held-out preference accuracy {accuracy:.2f} (chance is 0.50)"
+
+
+@pytest.mark.slow
+def test_aihf_from_expert_demos_balances_the_pendulum() -> None:
+    """AIHF from 2,000 expert transitions beats a random policy and SAC on a zero reward, same steps.
+
+    Measured when written (seed 0, 12k steps): AIHF reaches 1,000 (the maximum); random ≈ 5;
+    zero-reward SAC stays near random. About 3 minutes on one CPU core.
+    """
+    steps, env_id = 12_000, "InvertedPendulum-v5"
+    small = dict(policy_kwargs=dict(net_arch=[64, 64]), learning_starts=1_000, seed=0)
+    eval_env = Monitor(gym.make(env_id))
+
+    model = AIHF(
+        "MlpPolicy",
+        env_id,
+        demonstrations=expert_demonstrations(2_000),
+        reward_net_arch=(64, 64),
+        alignment_steps=500,
+        **small,
+    )
+    model.learn(steps)
+    aihf_return = evaluate_policy(model, eval_env, n_eval_episodes=10)[0]
+
+    zero_env = gym.wrappers.TransformReward(gym.make(env_id), lambda r: 0.0)
+    zero_reward_sac = SAC("MlpPolicy", zero_env, **small).learn(steps)
+    zero_return = evaluate_policy(zero_reward_sac, eval_env, n_eval_episodes=10)[0]
+    random_return = random_policy_return(env_id)
+
+    assert aihf_return >= 500, f"AIHF return {aihf_return:.0f} < 500"
+    assert aihf_return >= zero_return + 300, f"AIHF {aihf_return:.0f} vs zero-reward SAC {zero_return:.0f}"
+    assert aihf_return >= random_return + 300, f"AIHF {aihf_return:.0f} vs random {random_return:.0f}"
