@@ -55,8 +55,8 @@ class RewardNet(nn.Module):
         high = np.full(act_dim, 1.0) if action_high is None else np.asarray(action_high, dtype=np.float64)
         finite = np.isfinite(low) & np.isfinite(high)
         # Unbounded action dimensions are passed through unscaled.
-        center = np.where(finite, (high + low) / 2, 0.0)
-        half_range = np.where(finite, (high - low) / 2, 1.0)
+        low, high = np.where(finite, low, -1.0), np.where(finite, high, 1.0)
+        center, half_range = (high + low) / 2, (high - low) / 2
         self.register_buffer("act_center", torch.as_tensor(center, dtype=torch.float32))
         self.register_buffer("act_half_range", torch.as_tensor(np.maximum(half_range, 1e-6), dtype=torch.float32))
 

@@ -82,6 +82,8 @@ class AIHF(SAC):
     :param reward_bound: r_θ stays within ±reward_bound (a smooth tanh bound)
     :param state_only_reward: learn r_θ(s) instead of r_θ(s, a)
     :param absorbing_state: learn the reward of an absorbing state after true terminations (see above)
+    :param normalize_reward_inputs: standardise the reward net's observations with the mean and std
+        of the feedback data (fixed for the run)
     :param learning_starts: env steps of random actions before SAC and the reward start learning
     :param replay_buffer_class: must be ``RelabelingReplayBuffer`` or a subclass (the default)
     :param kwargs: any other ``stable_baselines3.SAC`` argument (learning_rate, batch_size,
@@ -107,6 +109,7 @@ class AIHF(SAC):
         reward_bound: float = 10.0,
         state_only_reward: bool = False,
         absorbing_state: bool = True,
+        normalize_reward_inputs: bool = True,
         learning_starts: int = 5_000,
         replay_buffer_class: type[RelabelingReplayBuffer] | None = None,
         _init_setup_model: bool = True,
@@ -157,6 +160,7 @@ class AIHF(SAC):
         self.reward_bound = float(reward_bound)
         self.state_only_reward = bool(state_only_reward)
         self.absorbing_state = bool(absorbing_state)
+        self.normalize_reward_inputs = bool(normalize_reward_inputs)
         self.reward_updates = 0
         self._next_reward_update = 0
         self.reward_net: RewardNet
@@ -201,6 +205,15 @@ class AIHF(SAC):
         """Check the feedback against the env, move it to the device, fix the reward net's input statistics."""
         _check_type("demonstrations", demonstrations, Demonstrations)
         _check_type("preferences", preferences, Preferences)
+        given = demonstrations is not None or preferences is not None
+        usable = (demonstrations is not None and self.demo_weight > 0) or (
+            preferences is not None and self.preference_weight > 0
+        )
+        if given and not usable:
+            raise ValueError(
+                f"the feedback given is switched off by its weight (demo_weight={self.demo_weight}, "
+                f"preference_weight={self.preference_weight}): give a positive weight to the data you pass"
+            )
         self.demonstrations, self.preferences = demonstrations, preferences
         fb = _FeedbackTensors()
 
@@ -223,7 +236,7 @@ class AIHF(SAC):
                 preferences.obs_2.reshape(-1, preferences.obs_2.shape[-1]),
             ]
         self._feedback = fb
-        if observed and self.num_timesteps == 0 and self.reward_updates == 0:
+        if self.normalize_reward_inputs and observed and self.num_timesteps == 0 and self.reward_updates == 0:
             # Standardise the reward's inputs with the feedback's own statistics, fixed for
             # the run. (A loaded model keeps the statistics it was trained with.)
             all_obs = np.concatenate(observed)
@@ -345,18 +358,20 @@ class AIHF(SAC):
             self.logger.record("reward/true_corr", float(np.corrcoef(r_policy.cpu().numpy(), pol_true)[0, 1]))
         if demo_losses:
             self.logger.record("reward/demo_loss", float(np.mean(demo_losses)))
-            n = min(len(fb.demo_obs), 4096)
+            d = _spread(len(fb.demo_obs), 2_048)
+            absorbing_term = self.gamma / (1 - self.gamma) * net.absorbing_reward() if self.absorbing_state else 0.0
             demo_mean = net.transition_reward(
-                fb.demo_obs[:n], fb.demo_acts[:n], fb.demo_terminated[:n], self.gamma, self.absorbing_state
+                fb.demo_obs[d], fb.demo_acts[d], fb.demo_terminated[d], self.gamma, self.absorbing_state
             ).mean()
-            policy_mean = net.transition_reward(pol_obs, pol_acts, pol_term, self.gamma, self.absorbing_state).mean()
+            policy_mean = (r_policy + pol_term * absorbing_term).mean()
             self.logger.record("reward/demo_minus_policy", float(demo_mean - policy_mean))
         if pref_losses:
             self.logger.record("reward/pref_loss", float(np.mean(pref_losses)))
-            n = min(len(fb.pref_labels), 1024)
-            r1 = net(fb.pref_obs_1[:n], fb.pref_acts_1[:n]).sum(-1)
-            r2 = net(fb.pref_obs_2[:n], fb.pref_acts_2[:n]).sum(-1)
-            accuracy = float(preference_accuracy(r1, r2, fb.pref_labels[:n]))
+            # A fixed spread of 256 pairs: the full set would cost more than the update itself.
+            q = _spread(len(fb.pref_labels), 256)
+            r1 = net(fb.pref_obs_1[q], fb.pref_acts_1[q]).sum(-1)
+            r2 = net(fb.pref_obs_2[q], fb.pref_acts_2[q]).sum(-1)
+            accuracy = float(preference_accuracy(r1, r2, fb.pref_labels[q]))
             if np.isfinite(accuracy):
                 self.logger.record("reward/pref_accuracy", accuracy)
 
@@ -396,6 +411,11 @@ class AIHF(SAC):
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         state_dicts, variables = super()._get_torch_save_params()
         return [*state_dicts, "reward_net", "reward_optimizer"], variables
+
+
+def _spread(n: int, k: int) -> np.ndarray:
+    """At most ``k`` indices spread evenly over ``range(n)``: a fixed, unbiased subset for logging."""
+    return np.unique(np.linspace(0, n - 1, min(n, k)).astype(np.int64))
 
 
 def _check_type(name: str, value: object, expected: type) -> None:

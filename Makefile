@@ -1,0 +1,29 @@
+# `make run` and `make test` each create the virtual environment when it is missing.
+# The CPU build of torch is installed first, so that no multi-GB CUDA build is pulled in.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+BIN := $(VENV)/bin
+
+.PHONY: setup run test test-slow lint
+
+$(BIN)/activate-done: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(BIN)/activate-done
+
+run: setup
+	$(BIN)/python -m examples.inverted_pendulum
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-slow: setup
+	$(BIN)/python -m pytest -q -m slow
+
+lint: setup
+	$(BIN)/ruff check .

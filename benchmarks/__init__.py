@@ -1,0 +1,1 @@
+"""Benchmarks of aihf_control (run as modules, e.g. ``python -m benchmarks.overhead``)."""

@@ -1,0 +1,129 @@
+"""How often and how much should the reward learn? The measurement behind AIHF's defaults.
+
+Runs AIHF (demonstrations only, i.e. the ML-IRL term, which is where the schedule matters
+most) on InvertedPendulum-v5 from a scripted expert, for several reward schedules and input
+handlings, and reports how many env steps each needs before the true return first reaches
+900 of 1,000, and the final return. InvertedPendulum is chosen because it is cheap on a CPU
+and, like Hopper, ends episodes on a fall, so termination handling matters.
+
+    python -m benchmarks.schedule_sweep                 # all variants, seeds 0 and 1 (~40 min, 1 core)
+    python -m benchmarks.schedule_sweep --variants paper default --seeds 0
+
+Writes a JSON file (``--json``) and prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3.common.monitor import Monitor
+
+from aihf_control import AIHF, TrueReturnEvalCallback
+from examples.inverted_pendulum import ENV_ID, expert_demonstrations
+
+
+@dataclass(frozen=True)
+class Variant:
+    description: str
+    kwargs: dict
+
+
+VARIANTS = {
+    "paper": Variant(
+        "paper / ML-IRL: 5 steps per 5k env steps, lr 1e-4",
+        dict(alignment_steps=5_000, reward_gradient_steps=5, reward_learning_rate=1e-4),
+    ),
+    "paper-more-steps": Variant(
+        "100 steps per 5k env steps, lr 3e-4",
+        dict(alignment_steps=5_000, reward_gradient_steps=100, reward_learning_rate=3e-4),
+    ),
+    "default": Variant(
+        "20 steps per 1k env steps, lr 3e-4",
+        dict(alignment_steps=1_000, reward_gradient_steps=20, reward_learning_rate=3e-4),
+    ),
+    "often": Variant(
+        "10 steps per 500 env steps, lr 3e-4",
+        dict(alignment_steps=500, reward_gradient_steps=10, reward_learning_rate=3e-4),
+    ),
+    "more-steps": Variant(
+        "100 steps per 1k env steps, lr 3e-4",
+        dict(alignment_steps=1_000, reward_gradient_steps=100, reward_learning_rate=3e-4),
+    ),
+    "no-absorbing": Variant(
+        "default schedule, termination ends the return",
+        dict(alignment_steps=1_000, reward_gradient_steps=20, absorbing_state=False),
+    ),
+    "no-input-norm": Variant(
+        "default schedule, raw observations into r_θ",
+        dict(alignment_steps=1_000, reward_gradient_steps=20, normalize_reward_inputs=False),
+    ),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), help="variants to run")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="seeds (default 0 1)")
+    parser.add_argument("--timesteps", type=int, default=15_000, help="env steps per run (default 15,000)")
+    parser.add_argument("--eval-freq", type=int, default=1_000, help="evaluate every N env steps (default 1,000)")
+    parser.add_argument("--num-demos", type=int, default=2_000, help="demonstration transitions (default 2,000)")
+    parser.add_argument("--threshold", type=float, default=900.0, help="return that counts as solved (default 900)")
+    parser.add_argument("--json", default="schedule_sweep.json", help="where to write the results")
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # small nets: one thread is fastest and reproducible on a CPU
+
+    results = []
+    for name in args.variants:
+        for seed in args.seeds:
+            start = time.perf_counter()
+            model = AIHF(
+                "MlpPolicy",
+                ENV_ID,
+                demonstrations=expert_demonstrations(args.num_demos, seed=seed),
+                learning_starts=1_000,
+                reward_net_arch=(64, 64),
+                policy_kwargs=dict(net_arch=[64, 64]),
+                seed=seed,
+                **VARIANTS[name].kwargs,
+            )
+            evaluation = TrueReturnEvalCallback(Monitor(gym.make(ENV_ID)), eval_freq=args.eval_freq, n_eval_episodes=5)
+            model.learn(args.timesteps, callback=evaluation)
+            curve = evaluation.curve
+            solved = next((steps for steps, mean, _ in curve if mean >= args.threshold), None)
+            results.append(
+                dict(
+                    variant=name,
+                    seed=seed,
+                    steps_to_threshold=solved,
+                    final_return=curve[-1][1],
+                    curve=curve,
+                    wall_s=time.perf_counter() - start,
+                    kwargs=VARIANTS[name].kwargs,
+                )
+            )
+            print(
+                f"{name:18s} seed {seed}: first ≥{args.threshold:.0f} at {solved} steps, final {curve[-1][1]:.0f}",
+                flush=True,
+            )
+
+    with open(args.json, "w") as f:
+        json.dump(dict(env=ENV_ID, config=vars(args), results=results), f, indent=1)
+
+    limit = f"– = not within {args.timesteps:,}"
+    print(f"\n| variant | what | env steps to {args.threshold:.0f} (per seed; {limit}) | final return (mean) |")
+    print("|---|---|---|---|")
+    for name in args.variants:
+        rows = [r for r in results if r["variant"] == name]
+        steps = ", ".join("–" if r["steps_to_threshold"] is None else f"{r['steps_to_threshold']:,}" for r in rows)
+        final = np.mean([r["final_return"] for r in rows])
+        print(f"| {name} | {VARIANTS[name].description} | {steps} | {final:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
