@@ -333,6 +333,15 @@ def test_bad_weights(hopper_demos, small_aihf_kwargs, weights):
         )
 
 
+def test_weights_that_switch_off_all_given_feedback(hopper_demos, hopper_prefs, small_aihf_kwargs):
+    # demonstrations only, with their term weighted 0: nothing would be learned
+    with pytest.raises(ValueError, match="switched off by its weight"):
+        make_model(gym.make("Hopper-v5"), small_aihf_kwargs, demos=hopper_demos, demo_weight=0.0)
+    model = make_model(gym.make("Hopper-v5"), small_aihf_kwargs, demos=hopper_demos, preference_weight=0.0)
+    with pytest.raises(ValueError, match="switched off by its weight"):
+        model.set_feedback(preferences=hopper_prefs)
+
+
 def test_plain_replay_buffer_is_refused(hopper_demos, small_aihf_kwargs):
     with pytest.raises(TypeError, match="needs a RelabelingReplayBuffer, got ReplayBuffer"):
         make_model(gym.make("Hopper-v5"), small_aihf_kwargs, demos=hopper_demos, replay_buffer_class=ReplayBuffer)
