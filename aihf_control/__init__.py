@@ -1,7 +1,7 @@
 """aihf-control: Alignment with Integrated Human Feedback for robot control, on Stable-Baselines3."""
 
 from aihf_control.algos.aihf import AIHF
-from aihf_control.data import Demonstrations, Preferences
+from aihf_control.data import Demonstrations, Preferences, record_demonstrations
 from aihf_control.rewards import RewardNet, aihf_loss, demo_loss, preference_loss
 from aihf_control.sb3 import RelabelingReplayBuffer, TrueReturnEvalCallback
 
@@ -17,4 +17,5 @@ __all__ = [
     "aihf_loss",
     "demo_loss",
     "preference_loss",
+    "record_demonstrations",
 ]

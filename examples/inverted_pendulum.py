@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from aihf_control import AIHF, Demonstrations, TrueReturnEvalCallback
+from aihf_control import AIHF, Demonstrations, TrueReturnEvalCallback, record_demonstrations
 
 ENV_ID = "InvertedPendulum-v5"
 # A linear controller that balances InvertedPendulum-v5 for the full 1,000 steps, even with
@@ -26,21 +26,12 @@ EXPERT_GAINS = np.array([[1.4, 7.3, 0.85, 1.2]])
 
 def expert_demonstrations(n: int, noise: float = 0.3, seed: int = 0) -> Demonstrations:
     """``n`` transitions of the scripted expert with action noise (noise widens the states covered)."""
-    env = gym.make(ENV_ID)
     rng = np.random.default_rng(seed)
-    obs_list, act_list, next_list, done_list = [], [], [], []
-    obs, _ = env.reset(seed=seed)
-    while len(obs_list) < n:
-        action = np.clip(EXPERT_GAINS @ obs + noise * rng.normal(size=1), -3, 3).astype(np.float32)
-        next_obs, _, terminated, truncated, _ = env.step(action)
-        obs_list.append(obs)
-        act_list.append(action)
-        next_list.append(next_obs)
-        done_list.append(terminated)
-        obs = next_obs
-        if terminated or truncated:
-            obs, _ = env.reset()
-    return Demonstrations(np.array(obs_list), np.array(act_list), np.array(next_list), np.array(done_list))
+
+    def expert(obs: np.ndarray) -> np.ndarray:
+        return np.clip(EXPERT_GAINS @ obs + noise * rng.normal(size=1), -3, 3)
+
+    return record_demonstrations(gym.make(ENV_ID), expert, n, seed=seed)
 
 
 def main() -> None:

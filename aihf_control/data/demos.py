@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
@@ -58,3 +60,31 @@ class Demonstrations:
         """Raise a clear error if these transitions do not fit the env's spaces."""
         check_feature_size("demonstrations", self.obs.shape[1], "observation", observation_space)
         check_feature_size("demonstrations", self.acts.shape[1], "action", action_space)
+
+
+def record_demonstrations(
+    env: gym.Env, policy: Callable[[np.ndarray], np.ndarray], num_transitions: int, seed: int | None = None
+) -> Demonstrations:
+    """Run ``policy`` in ``env`` and record ``num_transitions`` transitions (episodes reset as they end).
+
+    :param env: a gymnasium env (not vectorised)
+    :param policy: maps one observation to one action, e.g. ``lambda o: model.predict(o, deterministic=True)[0]``
+    :param num_transitions: how many transitions to record (> 0)
+    :param seed: seed of the first ``env.reset``
+    :return: the transitions, with ``dones`` set on terminations only (not on time-limit truncations)
+    """
+    if num_transitions <= 0:
+        raise ValueError(f"num_transitions must be > 0, got {num_transitions}")
+    obs_list, act_list, next_list, done_list = [], [], [], []
+    obs, _ = env.reset(seed=seed)
+    while len(obs_list) < num_transitions:
+        action = np.asarray(policy(obs), dtype=np.float32)
+        next_obs, _, terminated, truncated, _ = env.step(action)
+        obs_list.append(obs)
+        act_list.append(action)
+        next_list.append(next_obs)
+        done_list.append(terminated)
+        obs = next_obs
+        if terminated or truncated:
+            obs, _ = env.reset()
+    return Demonstrations(np.array(obs_list), np.array(act_list), np.array(next_list), np.array(done_list))
