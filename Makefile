@@ -17,7 +17,7 @@ $(BIN)/activate-done: pyproject.toml
 setup: $(BIN)/activate-done
 
 run: setup
-	$(BIN)/python -m examples.inverted_pendulum
+	$(BIN)/python -m examples.pendulum
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -73,36 +73,77 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
-    add("--env", default="Hopper-v5",
-        help="gymnasium env id, continuous actions and flat observations (default: %(default)s)")
-    add("--steps", type=int, default=3000,
-        help="timed env steps after --learning-starts, per run (default: %(default)s)")
-    add("--learning-starts", type=int, default=1000,
-        help="env steps of random actions before learning starts, not in the per-step time (default: %(default)s)")
-    add("--repeats", type=int, default=2,
-        help="SAC/AIHF pairs, run alternately (ABAB); medians are reported (default: %(default)s)")
-    add("--seed", type=int, default=0,
-        help="seed of the first pair and of the synthetic feedback; pair i uses seed + i (default: %(default)s)")
-    add("--net-arch", type=int, nargs="+", default=None, metavar="N",
+    add(
+        "--env",
+        default="Hopper-v5",
+        help="gymnasium env id, continuous actions and flat observations (default: %(default)s)",
+    )
+    add(
+        "--steps",
+        type=int,
+        default=3000,
+        help="timed env steps after --learning-starts, per run (default: %(default)s)",
+    )
+    add(
+        "--learning-starts",
+        type=int,
+        default=1000,
+        help="env steps of random actions before learning starts, not in the per-step time (default: %(default)s)",
+    )
+    add(
+        "--repeats",
+        type=int,
+        default=2,
+        help="SAC/AIHF pairs, run alternately (ABAB); medians are reported (default: %(default)s)",
+    )
+    add(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the first pair and of the synthetic feedback; pair i uses seed + i (default: %(default)s)",
+    )
+    add(
+        "--net-arch",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="N",
         help="hidden sizes of SAC's actor and critics for both algorithms, e.g. --net-arch 64 64 "
-        "(default: SB3's SAC default); the AIHF reward net keeps its own architecture")
-    add("--num-demos", type=int, default=10_000,
-        help="synthetic demonstration transitions (default: %(default)s)")
-    add("--num-prefs", type=int, default=2_000,
-        help="synthetic labelled segment pairs (default: %(default)s)")
-    add("--segment-length", type=int, default=50,
-        help="steps per synthetic preference segment (default: %(default)s)")
-    add("--alignment-steps", type=int, default=AIHF_DEFAULTS["alignment_steps"],
-        help="AIHF alignment_steps: env steps between reward updates (default: AIHF's default, %(default)s)")
-    add("--reward-gradient-steps", type=int, default=AIHF_DEFAULTS["reward_gradient_steps"],
-        help="AIHF reward_gradient_steps: Adam steps per reward update (default: AIHF's default, %(default)s)")
-    add("--device", default="auto",
-        help="torch device for both algorithms (default: %(default)s)")
-    add("--json", default=None, metavar="PATH",
-        help="also write the results, configuration and versions as JSON to PATH")
+        "(default: SB3's SAC default); the AIHF reward net keeps its own architecture",
+    )
+    add("--num-demos", type=int, default=10_000, help="synthetic demonstration transitions (default: %(default)s)")
+    add("--num-prefs", type=int, default=2_000, help="synthetic labelled segment pairs (default: %(default)s)")
+    add("--segment-length", type=int, default=50, help="steps per synthetic preference segment (default: %(default)s)")
+    add(
+        "--alignment-steps",
+        type=int,
+        default=AIHF_DEFAULTS["alignment_steps"],
+        help="AIHF alignment_steps: env steps between reward updates (default: AIHF's default, %(default)s)",
+    )
+    add(
+        "--reward-gradient-steps",
+        type=int,
+        default=AIHF_DEFAULTS["reward_gradient_steps"],
+        help="AIHF reward_gradient_steps: Adam steps per reward update (default: AIHF's default, %(default)s)",
+    )
+    add("--device", default="auto", help="torch device for both algorithms (default: %(default)s)")
+    add(
+        "--json",
+        default=None,
+        metavar="PATH",
+        help="also write the results, configuration and versions as JSON to PATH",
+    )
     args = parser.parse_args(argv)
-    for name in ("steps", "learning_starts", "repeats", "num_demos", "num_prefs", "segment_length",
-                 "alignment_steps", "reward_gradient_steps"):
+    for name in (
+        "steps",
+        "learning_starts",
+        "repeats",
+        "num_demos",
+        "num_prefs",
+        "segment_length",
+        "alignment_steps",
+        "reward_gradient_steps",
+    ):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.net_arch is not None and any(n < 1 for n in args.net_arch):
@@ -345,8 +386,9 @@ if __name__ == "__main__":
     print(f"{'median over ' + str(args.repeats) + ' run(s) each':<38}{'ms/step':>10}{'of AIHF':>10}")
     print(row("SAC", sac_step))
     print(row("AIHF", aihf_step))
-    print(row("  reward updates (_update_reward)", update_step,
-              f"{updates:g} updates, {seconds_per_update:.3f} s each"))
+    print(
+        row("  reward updates (_update_reward)", update_step, f"{updates:g} updates, {seconds_per_update:.3f} s each")
+    )
     print(row("    of which logged metrics", metrics_step))
     print(row("  relabelling (replay_buffer.reward_fn)", relabel_step))
     print(row("  rest (AIHF - SAC - above)", remainder_step, "other states visited + noise"))
@@ -362,7 +404,8 @@ if __name__ == "__main__":
             "config": {
                 **vars(args),
                 "aihf_defaults_used": {
-                    k: AIHF_DEFAULTS[k] for k in ("alignment_steps", "reward_gradient_steps")
+                    k: AIHF_DEFAULTS[k]
+                    for k in ("alignment_steps", "reward_gradient_steps")
                     if getattr(args, k) == AIHF_DEFAULTS[k]
                 },
                 "timed_window": "from num_timesteps == learning_starts to the end of learn()",

@@ -1,1 +1,1 @@
-"""Runnable examples: `python -m examples.inverted_pendulum`."""
+"""Runnable examples: `python -m examples.pendulum`."""
