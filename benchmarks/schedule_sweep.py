@@ -66,6 +66,7 @@ VARIANTS = {
         "default schedule, termination ends the return",
         dict(alignment_steps=1_000, reward_gradient_steps=20, absorbing_state=False),
     ),
+    "zero-reward": Variant("control: plain SAC on a reward of 0 (no feedback at all)", {}),
     "no-input-norm": Variant(
         "default schedule, raw observations into r_θ",
         dict(alignment_steps=1_000, reward_gradient_steps=20, normalize_reward_inputs=False),
@@ -123,16 +124,19 @@ def main() -> None:
                 args.threshold if args.threshold is not None else random_return + 0.9 * (expert_return - random_return)
             )
             start = time.perf_counter()
-            model = AIHF(
-                "MlpPolicy",
-                args.env,
-                demonstrations=demos,
-                learning_starts=args.learning_starts,
-                reward_net_arch=args.net_arch,
-                policy_kwargs=dict(net_arch=args.net_arch),
-                seed=seed,
-                **VARIANTS[name].kwargs,
-            )
+            common = dict(learning_starts=args.learning_starts, policy_kwargs=dict(net_arch=args.net_arch), seed=seed)
+            if name == "zero-reward":  # the control: what SAC learns from no reward at all
+                zero_env = gym.wrappers.TransformReward(gym.make(args.env), lambda r: 0.0)
+                model = SAC("MlpPolicy", zero_env, **common)
+            else:
+                model = AIHF(
+                    "MlpPolicy",
+                    args.env,
+                    demonstrations=demos,
+                    reward_net_arch=args.net_arch,
+                    **common,
+                    **VARIANTS[name].kwargs,
+                )
             evaluation = TrueReturnEvalCallback(
                 Monitor(gym.make(args.env)), eval_freq=args.eval_freq, n_eval_episodes=5
             )
