@@ -441,3 +441,24 @@ def test_eval_callback_rejects_bad_frequency():
 def test_preferences_type_is_exported():
     # the public names used throughout these tests
     assert Preferences.__name__ == "Preferences" and Demonstrations.__name__ == "Demonstrations"
+
+
+def test_vec_env_and_vec_normalize(feedback_factory, small_aihf_kwargs):
+    """Several envs and VecNormalize work; r_θ sees raw observations, SAC the normalised ones."""
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    demos, _ = feedback_factory("Pendulum-v1")
+    venv = VecNormalize(make_vec_env("Pendulum-v1", n_envs=2, seed=0), norm_reward=False)
+    model = make_model(venv, small_aihf_kwargs, demos=demos)
+    model.learn(300)
+    assert model.reward_updates >= 2
+    np.random.seed(0)
+    batch = model.replay_buffer.sample(64, env=model._vec_normalize_env)
+    np.random.seed(0)
+    raw = super(type(model.replay_buffer), model.replay_buffer)._get_samples(
+        np.random.randint(0, model.replay_buffer.size(), size=64)
+    )
+    expected = model.reward_net(raw.observations, raw.actions)
+    torch.testing.assert_close(batch.rewards.squeeze(-1), expected)
+    assert not torch.allclose(batch.observations, raw.observations.float())  # SAC's inputs are normalised
