@@ -1,6 +1,35 @@
-"""Feedback data: demonstrations and preferences."""
+"""Feedback data: demonstrations and preferences, and Minari datasets of demonstrations."""
 
 from aihf_control.data.demos import Demonstrations, record_demonstrations
-from aihf_control.data.preferences import Preferences
+from aihf_control.data.minari_datasets import (
+    MinariDatasetNotFoundError,
+    check_dataset_spaces,
+    default_dataset_id,
+    install_shipped_datasets,
+    load_demonstrations,
+    load_local_dataset,
+    local_dataset_ids,
+    minari_store_path,
+    shipped_dataset_ids,
+)
+from aihf_control.data.preferences import Preferences, Trajectory, cut_segments, generate_preferences
+from aihf_control.data.teachers import ScriptedTeacher
 
-__all__ = ["Demonstrations", "Preferences", "record_demonstrations"]
+__all__ = [
+    "Demonstrations",
+    "MinariDatasetNotFoundError",
+    "Preferences",
+    "ScriptedTeacher",
+    "Trajectory",
+    "check_dataset_spaces",
+    "cut_segments",
+    "default_dataset_id",
+    "generate_preferences",
+    "install_shipped_datasets",
+    "load_demonstrations",
+    "load_local_dataset",
+    "local_dataset_ids",
+    "minari_store_path",
+    "record_demonstrations",
+    "shipped_dataset_ids",
+]

@@ -1,13 +1,31 @@
-"""Preferences: pairs of trajectory segments with a label saying which one is better."""
+"""Preferences: pairs of trajectory segments with a label saying which one is better.
+
+Synthetic preferences come in three steps, each a plain function of arrays:
+``cut_segments`` (which segments, from a pool of ``Trajectory``), ``ScriptedTeacher.label``
+(who labels them) and ``generate_preferences``, which joins the two into a ``Preferences``
+dataset that ``Preferences.save`` / ``Preferences.load`` keep on disk.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import os
+import zipfile
+import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Integral
+from pathlib import Path
 
 import numpy as np
 from gymnasium import spaces
 
+from aihf_control.data.teachers import ScriptedTeacher
 from aihf_control.validation import as_float_array, check_feature_size
+
+PREFERENCES_FILE_FORMAT = "aihf_control.Preferences"
+PREFERENCES_FILE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -25,6 +43,8 @@ class Preferences:
     :param true_rewards_1: optional (N, T) environment rewards of the first segments, kept
         for evaluation only (never used for learning)
     :param true_rewards_2: optional (N, T) environment rewards of the second segments
+    :param metadata: optional plain-JSON dict saved with the data, e.g. the settings of the teacher
+        that labelled it (``generate_preferences`` fills in ``metadata["teacher"]``)
     """
 
     obs_1: np.ndarray
@@ -34,6 +54,7 @@ class Preferences:
     labels: np.ndarray
     true_rewards_1: np.ndarray | None = None
     true_rewards_2: np.ndarray | None = None
+    metadata: dict | None = None
 
     def __post_init__(self) -> None:
         checked = {
@@ -79,6 +100,8 @@ class Preferences:
                 if value.shape != o1.shape[:2]:
                     raise ValueError(f"Preferences.{name} must have shape (N, T) = {o1.shape[:2]}, got {value.shape}")
                 object.__setattr__(self, name, value)
+        if self.metadata is not None:
+            object.__setattr__(self, "metadata", _checked_metadata(self.metadata))
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -91,3 +114,327 @@ class Preferences:
         """Raise a clear error if these segments do not fit the env's spaces."""
         check_feature_size("preference segments", self.obs_1.shape[2], "observation", observation_space)
         check_feature_size("preference segments", self.acts_1.shape[2], "action", action_space)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the dataset to ``path`` (exactly that name; no suffix is added) as a compressed .npz file.
+
+        The file holds the segment arrays, labels, true rewards if present, and a JSON header with the
+        format version, the segment length and ``metadata``. ``Preferences.load(path)`` reads it back exactly.
+
+        :param path: file to write; its folder must exist
+        """
+        header = {
+            "format": PREFERENCES_FILE_FORMAT,
+            "format_version": PREFERENCES_FILE_VERSION,
+            "segment_length": self.segment_length,
+            "num_pairs": len(self),
+            "metadata": self.metadata,
+        }
+        arrays = {name: getattr(self, name) for name in _ARRAY_FIELDS if getattr(self, name) is not None}
+        # A file object, not a name: np.savez_compressed would append ".npz" to a name without it.
+        with open(path, "wb") as file:
+            np.savez_compressed(file, header=np.array(json.dumps(header, allow_nan=False)), **arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Preferences:
+        """Read a dataset written by ``Preferences.save``.
+
+        :param path: the file
+        :return: the dataset, equal array for array and in metadata to the one saved
+        """
+        path = Path(path)
+        if not path.is_file():
+            what = "a folder, not a file" if path.is_dir() else "missing"
+            raise FileNotFoundError(
+                f"cannot load preferences from {path}: it is {what}; check the path, "
+                "or write the file with Preferences.save(path) (e.g. generate_preferences(...).save(path))"
+            )
+        corrupt = (
+            f"{path} is not a readable preference file (corrupt, truncated, or not written by Preferences.save)"
+            "; write it again with Preferences.save"
+        )
+        try:
+            loaded = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            # numpy's own message here suggests unpickling the file, which would be the wrong fix.
+            raise ValueError(f"{corrupt}: it is not an .npz archive") from e
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError(f"{corrupt}: it holds a single array, not the .npz archive of a preference dataset")
+        with loaded:
+            try:
+                stored = {name: loaded[name] for name in loaded.files}
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+                raise ValueError(f"{corrupt}: {e}") from e
+        if "header" not in stored:
+            raise ValueError(f"{corrupt}: it has no 'header' entry (it holds {sorted(stored)})")
+        try:
+            header = json.loads(str(stored["header"]))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{corrupt}: its header is not valid JSON: {e}") from e
+        if not isinstance(header, dict) or header.get("format") != PREFERENCES_FILE_FORMAT:
+            found = header.get("format") if isinstance(header, dict) else header
+            raise ValueError(f"{corrupt}: its header says format {found!r}, expected {PREFERENCES_FILE_FORMAT!r}")
+        version = header.get("format_version")
+        if version != PREFERENCES_FILE_VERSION:
+            newer = isinstance(version, int) and version > PREFERENCES_FILE_VERSION
+            fix = "upgrade aihf_control to read it" if newer else "write it again with Preferences.save"
+            raise ValueError(
+                f"{path} is a preference file of format version {version!r}, but this aihf_control reads "
+                f"version {PREFERENCES_FILE_VERSION}; {fix}"
+            )
+        missing = [name for name in ("obs_1", "acts_1", "obs_2", "acts_2", "labels") if name not in stored]
+        if missing:
+            raise ValueError(f"{corrupt}: it lacks the arrays {missing}")
+        try:
+            prefs = cls(
+                **{name: stored.get(name) for name in _ARRAY_FIELDS},
+                metadata=header.get("metadata"),
+            )
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{corrupt}: {e}") from e
+        if header.get("segment_length") != prefs.segment_length or header.get("num_pairs") != len(prefs):
+            raise ValueError(
+                f"{corrupt}: its header says {header.get('num_pairs')} pairs of {header.get('segment_length')} "
+                f"steps, its arrays hold {len(prefs)} pairs of {prefs.segment_length} steps"
+            )
+        return prefs
+
+
+_ARRAY_FIELDS = ("obs_1", "acts_1", "obs_2", "acts_2", "labels", "true_rewards_1", "true_rewards_2")
+
+
+def _checked_metadata(metadata: object) -> dict:
+    """A private copy of ``metadata``, which must survive a JSON round trip unchanged (so save/load is exact)."""
+    if not isinstance(metadata, dict):
+        raise TypeError(f"Preferences.metadata must be a dict or None, got {type(metadata).__name__}")
+    try:
+        copy = json.loads(json.dumps(metadata, allow_nan=False))
+    except (TypeError, ValueError) as e:
+        raise ValueError(
+            f"Preferences.metadata must be plain JSON data so it can be saved (str keys; str, int, float, bool, "
+            f"None, list and dict values; no NaN or numpy scalars): {e}"
+        ) from e
+    if copy != metadata:
+        raise ValueError(
+            "Preferences.metadata changes on a JSON round trip, so it would not load back as saved: "
+            "use str keys and lists instead of tuples"
+        )
+    return copy
+
+
+# ---------------------------------------------------------------------------- trajectories and segments
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """One episode (or the part of one that was recorded) of a policy in an environment.
+
+    :param obs: (T, obs_dim) observations s_t at which the actions were taken (not the final s_T)
+    :param acts: (T, act_dim) actions a_t
+    :param rewards: (T,) true environment rewards r(s_t, a_t)
+    :param terminated: True if the episode truly ended after the last step (a fall), False if it was
+        truncated or is still running; segments never cross an episode's end either way
+    """
+
+    obs: np.ndarray
+    acts: np.ndarray
+    rewards: np.ndarray
+    terminated: bool = False
+
+    def __post_init__(self) -> None:
+        obs = as_float_array("Trajectory.obs", self.obs, 2)
+        acts = as_float_array("Trajectory.acts", self.acts, 2)
+        rewards = as_float_array("Trajectory.rewards", self.rewards, 1)
+        lengths = {"obs": len(obs), "acts": len(acts), "rewards": len(rewards)}
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f"Trajectory arrays must have one length T (one entry per step), got {lengths}")
+        if len(obs) == 0:
+            raise ValueError("Trajectory is empty: pass at least one step")
+        if not isinstance(self.terminated, (bool, np.bool_)):
+            raise TypeError(f"Trajectory.terminated must be a bool, got {type(self.terminated).__name__}")
+        for name, value in (("obs", obs), ("acts", acts), ("rewards", rewards)):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "terminated", bool(self.terminated))
+
+    def __len__(self) -> int:
+        return len(self.rewards)
+
+
+@dataclass(frozen=True)
+class _SegmentPool:
+    """The trajectories long enough for a segment, concatenated once, and where their windows are."""
+
+    obs: np.ndarray  # (M, obs_dim), M = total steps of the long-enough trajectories
+    acts: np.ndarray  # (M, act_dim)
+    rewards: np.ndarray  # (M,)
+    first_step: np.ndarray  # (E,) index of each trajectory's first step in the arrays above
+    first_window: np.ndarray  # (E,) number of each trajectory's first window, counting over the pool
+    num_windows: int
+    segment_length: int
+
+    def sample_starts(self, num_segments: int, rng: np.random.Generator) -> np.ndarray:
+        """(K,) first steps of windows drawn uniformly from all windows of the pool."""
+        window = rng.integers(0, self.num_windows, size=num_segments)  # (K,)
+        trajectory = np.searchsorted(self.first_window, window, side="right") - 1  # (K,)
+        return self.first_step[trajectory] + (window - self.first_window[trajectory])
+
+    def steps(self, starts: np.ndarray) -> np.ndarray:
+        """(K, T) indices of the steps of the windows that start at ``starts``."""
+        return starts[:, None] + np.arange(self.segment_length)
+
+
+def _segment_pool(trajectories: Sequence[Trajectory], segment_length: int) -> _SegmentPool:
+    if not isinstance(trajectories, Sequence) or isinstance(trajectories, (str, bytes)) or not trajectories:
+        raise ValueError("trajectories must be a non-empty list of Trajectory (the pool to cut segments from)")
+    for i, trajectory in enumerate(trajectories):
+        if not isinstance(trajectory, Trajectory):
+            raise TypeError(
+                f"trajectories[{i}] is a {type(trajectory).__name__}, not a Trajectory; "
+                "wrap each episode as Trajectory(obs, acts, rewards, terminated)"
+            )
+    first = trajectories[0]
+    for i, trajectory in enumerate(trajectories):
+        if trajectory.obs.shape[1] != first.obs.shape[1] or trajectory.acts.shape[1] != first.acts.shape[1]:
+            raise ValueError(
+                f"trajectories[{i}] has observation size {trajectory.obs.shape[1]} and action size "
+                f"{trajectory.acts.shape[1]}, but trajectories[0] has {first.obs.shape[1]} and "
+                f"{first.acts.shape[1]}: every trajectory of a pool must come from the same environment"
+            )
+    _check_count("segment_length", segment_length)
+    long_enough = [t for t in trajectories if len(t) >= segment_length]
+    if not long_enough:
+        raise ValueError(
+            f"no trajectory is long enough for segments of {segment_length} steps: the longest has "
+            f"{max(len(t) for t in trajectories)} steps; use a shorter segment_length or longer episodes"
+        )
+    lengths = np.array([len(t) for t in long_enough])  # (E,)
+    windows = lengths - segment_length + 1  # (E,) windows that fit in each trajectory
+    return _SegmentPool(
+        obs=np.concatenate([t.obs for t in long_enough]),
+        acts=np.concatenate([t.acts for t in long_enough]),
+        rewards=np.concatenate([t.rewards for t in long_enough]),
+        first_step=np.cumsum(lengths) - lengths,
+        first_window=np.cumsum(windows) - windows,
+        num_windows=int(windows.sum()),
+        segment_length=int(segment_length),
+    )
+
+
+def _check_count(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def cut_segments(
+    trajectories: Sequence[Trajectory], segment_length: int, num_segments: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut random windows of ``segment_length`` steps, each inside one trajectory.
+
+    Every window that fits inside a trajectory is equally likely (a long trajectory gives more
+    segments than a short one); trajectories shorter than ``segment_length`` give none.
+
+    :param trajectories: the pool, e.g. episodes of random, intermediate and noisy expert policies
+    :param segment_length: steps per segment
+    :param num_segments: how many segments K to cut (drawn with replacement)
+    :param rng: e.g. ``np.random.default_rng(seed)``
+    :return: obs (K, T, obs_dim), acts (K, T, act_dim) and true rewards (K, T), float32
+    """
+    _check_count("num_segments", num_segments)
+    _check_rng(rng)
+    pool = _segment_pool(trajectories, segment_length)
+    steps = pool.steps(pool.sample_starts(num_segments, rng))  # (K, T)
+    return pool.obs[steps], pool.acts[steps], pool.rewards[steps]
+
+
+def _check_rng(rng: object) -> None:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator such as np.random.default_rng(0), got {type(rng).__name__}")
+
+
+def generate_preferences(
+    trajectories: Sequence[Trajectory],
+    num_pairs: int,
+    teacher: ScriptedTeacher,
+    segment_length: int = 50,
+    seed: int | None = 0,
+) -> Preferences:
+    """Synthetic preferences: random segment pairs from ``trajectories``, labelled by ``teacher``.
+
+    Pairs the teacher skips are replaced by fresh draws, so the result has exactly ``num_pairs``
+    pairs. The true rewards of both segments are kept; ``metadata`` holds the teacher's settings
+    (``metadata["teacher"]``, which ``ScriptedTeacher.from_dict`` rebuilds), the segment length, the
+    seed, the pool size in steps and ``pairs_drawn``, the number of pairs labelled before skipping.
+
+    :param trajectories: the pool to cut segments from
+    :param num_pairs: how many labelled pairs to return
+    :param teacher: the scripted labeller, e.g. ``ScriptedTeacher.oracle()``
+    :param segment_length: steps per segment
+    :param seed: seeds segment sampling and the teacher's draws; one seed gives one dataset
+    :return: the labelled pairs
+    """
+    _check_count("num_pairs", num_pairs)
+    if not isinstance(teacher, ScriptedTeacher):
+        raise TypeError(
+            f"teacher must be a ScriptedTeacher, got {type(teacher).__name__}; "
+            "e.g. ScriptedTeacher.oracle() or ScriptedTeacher.named('mistake')"
+        )
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral)):
+        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+    seed = None if seed is None else int(seed)
+    pool = _segment_pool(trajectories, segment_length)
+    rng = np.random.default_rng(seed)
+    # Label from the rewards alone, and gather observations only for the pairs the teacher keeps.
+    starts_1, starts_2, labels, pairs_drawn = _labelled_pairs(pool, num_pairs, teacher, rng)
+    steps_1, steps_2 = pool.steps(starts_1), pool.steps(starts_2)  # (N, T)
+    return Preferences(
+        obs_1=pool.obs[steps_1],
+        acts_1=pool.acts[steps_1],
+        obs_2=pool.obs[steps_2],
+        acts_2=pool.acts[steps_2],
+        labels=labels,
+        true_rewards_1=pool.rewards[steps_1],
+        true_rewards_2=pool.rewards[steps_2],
+        metadata={
+            "teacher": teacher.to_dict(),
+            "segment_length": pool.segment_length,
+            "seed": seed,
+            "pool_steps": len(pool.rewards),
+            "pairs_drawn": pairs_drawn,
+        },
+    )
+
+
+def _labelled_pairs(
+    pool: _SegmentPool, num_pairs: int, teacher: ScriptedTeacher, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """First steps (N,), (N,) and labels (N,) of ``num_pairs`` pairs the teacher kept, and how many pairs it saw."""
+    # A teacher that keeps under 1 % of pairs is almost surely misconfigured: stop rather than draw on.
+    max_drawn = 100 * num_pairs
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    kept = drawn = 0
+    while kept < num_pairs:
+        missing = num_pairs - kept
+        # Enough pairs for the keep rate seen so far, plus a margin; at most 5 × num_pairs at once.
+        batch = missing if drawn == 0 else math.ceil(1.2 * missing * drawn / kept) + 16
+        batch = min(batch, 5 * num_pairs, max_drawn - drawn)
+        if batch <= 0:
+            raise ValueError(
+                f"the teacher kept only {kept} of {drawn} pairs drawn, fewer than the {num_pairs} asked for: its "
+                f"skip_threshold {teacher.skip_threshold} is above the returns of almost every pair; lower "
+                "skip_threshold (or the skip preset's fraction), add better trajectories to the pool, or ask for fewer"
+            )
+        starts = pool.sample_starts(2 * batch, rng)  # (2B,)
+        rewards = pool.rewards[pool.steps(starts)]  # (2B, T)
+        labels, keep = teacher.label(rewards[:batch], rewards[batch:], rng)
+        parts.append((starts[:batch][keep], starts[batch:][keep], labels[keep]))
+        kept += int(keep.sum())
+        drawn += batch
+        if kept == 0:
+            best = float(rewards.sum(axis=1, dtype=np.float64).max())
+            raise ValueError(
+                f"the teacher skipped all {drawn} pairs drawn: no segment return reaches its skip_threshold "
+                f"{teacher.skip_threshold} (the largest segment return seen is {best:.4g}); lower skip_threshold "
+                "or add better trajectories to the pool"
+            )
+    starts_1, starts_2, labels = (np.concatenate(arrays)[:num_pairs] for arrays in zip(*parts, strict=True))
+    return starts_1, starts_2, labels, drawn
