@@ -61,8 +61,10 @@ class AIHF(SAC):
     L_demo, so whether "falling early" or "surviving" pays is learned from the data rather
     than fixed by the sign of r_θ. Time-limit truncations are not terminations.
 
-    Defaults (alignment schedule, learning rate, input normalisation) were chosen by
-    measurement on Hopper-v5; README's "Choosing the defaults" section has the numbers.
+    Defaults (alignment schedule, learning rate, input normalisation, absorbing state) were
+    chosen by measurement (``python -m benchmarks.schedule_sweep``); README's "Choosing the
+    defaults" section has the numbers. The paper's schedule is ``alignment_steps=5000,
+    reward_gradient_steps=5, reward_learning_rate=1e-4``.
 
     :param policy: SAC policy ("MlpPolicy" or a policy class)
     :param env: the environment (a gymnasium env, a VecEnv or an env id); its reward is not used for learning
