@@ -66,6 +66,14 @@ VARIANTS = {
         "default schedule, termination ends the return",
         dict(alignment_steps=1_000, reward_gradient_steps=20, absorbing_state=False),
     ),
+    "gp1": Variant(
+        "default schedule + gradient penalty 1",
+        dict(alignment_steps=1_000, reward_gradient_steps=20, reward_gradient_penalty=1.0),
+    ),
+    "gp10": Variant(
+        "default schedule + gradient penalty 10",
+        dict(alignment_steps=1_000, reward_gradient_steps=20, reward_gradient_penalty=10.0),
+    ),
     "zero-reward": Variant("control: plain SAC on a reward of 0 (no feedback at all)", {}),
     "no-input-norm": Variant(
         "default schedule, raw observations into r_θ",

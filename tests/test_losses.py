@@ -190,3 +190,41 @@ def test_aihf_loss_without_preference_term_is_exactly_demo_loss():
 def test_aihf_loss_without_any_term_raises(args, weights):
     with pytest.raises(ValueError, match="no term"):
         aihf_loss(*args, **weights)
+
+
+def test_gradient_penalty_of_a_linear_reward_is_hand_computable():
+    """For r(x) = w·x the gradient is w everywhere, so the penalty is (||w|| - 1)² exactly."""
+    from aihf_control.rewards.losses import gradient_penalty
+
+    w = torch.tensor([3.0, 4.0])  # ||w|| = 5 -> penalty 16
+
+    def linear_reward(x: torch.Tensor) -> torch.Tensor:
+        return x @ w
+
+    demo, policy = torch.randn(8, 2), torch.randn(8, 2)
+    assert gradient_penalty(linear_reward, demo, policy).item() == pytest.approx(16.0)
+    w_unit = torch.tensor([0.6, 0.8], requires_grad=True)
+    penalty = gradient_penalty(lambda x: x @ w_unit, demo, policy)
+    assert penalty.item() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_gradient_penalty_pulls_a_steep_reward_towards_slope_one():
+    from aihf_control import RewardNet
+    from aihf_control.rewards.losses import gradient_penalty
+
+    torch.manual_seed(0)
+    net = RewardNet(3, 1, hidden_sizes=(16,))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(20.0)  # a steep reward
+    demo = net.features(torch.randn(64, 3), torch.rand(64, 1))
+    policy = net.features(torch.randn(64, 3) + 2, torch.rand(64, 1))
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    before = gradient_penalty(net.reward_of_features, demo, policy).item()
+    for _ in range(100):
+        loss = gradient_penalty(net.reward_of_features, demo, policy)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    after = gradient_penalty(net.reward_of_features, demo, policy).item()
+    assert after < before / 5, (before, after)

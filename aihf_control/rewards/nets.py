@@ -81,6 +81,24 @@ class RewardNet(nn.Module):
     def _bound(self, x: torch.Tensor) -> torch.Tensor:
         return self.reward_bound * torch.tanh(x / self.reward_bound)
 
+    def features(self, obs: torch.Tensor, acts: torch.Tensor) -> torch.Tensor:
+        """The MLP's input: standardised observation, rescaled action, absorbing indicator (0).
+
+        :param obs: (..., obs_dim)
+        :param acts: (..., act_dim)
+        :return: (..., in_dim)
+        """
+        obs, acts = obs.to(self.obs_mean.dtype), acts.to(self.obs_mean.dtype)  # envs often give float64
+        # Clipping keeps far out-of-distribution states from saturating every unit.
+        x = ((obs - self.obs_mean) / self.obs_std).clamp(-10.0, 10.0)
+        features = [x] if self.state_only else [x, (acts - self.act_center) / self.act_half_range]
+        features.append(torch.zeros_like(x[..., :1]))  # not the absorbing state
+        return torch.cat(features, dim=-1)
+
+    def reward_of_features(self, features: torch.Tensor) -> torch.Tensor:
+        """:param features: (..., in_dim) from ``features``  :return: (...,) bounded rewards"""
+        return self._bound(self.mlp(features).squeeze(-1))
+
     def forward(self, obs: torch.Tensor, acts: torch.Tensor) -> torch.Tensor:
         """r_θ(s, a).
 
@@ -88,16 +106,11 @@ class RewardNet(nn.Module):
         :param acts: (..., act_dim)
         :return: (...,) rewards in (-reward_bound, reward_bound)
         """
-        obs, acts = obs.to(self.obs_mean.dtype), acts.to(self.obs_mean.dtype)  # envs often give float64
-        # Clipping keeps far out-of-distribution states from saturating every unit.
-        x = ((obs - self.obs_mean) / self.obs_std).clamp(-10.0, 10.0)
-        features = [x] if self.state_only else [x, (acts - self.act_center) / self.act_half_range]
-        features.append(torch.zeros_like(x[..., :1]))  # not the absorbing state
-        return self._bound(self.mlp(torch.cat(features, dim=-1)).squeeze(-1))
+        return self.reward_of_features(self.features(obs, acts))
 
     def absorbing_reward(self) -> torch.Tensor:
         """r_θ of the absorbing state (a scalar)."""
-        return self._bound(self.mlp(self.absorbing_input).squeeze(-1))
+        return self.reward_of_features(self.absorbing_input)
 
     def transition_reward(
         self, obs: torch.Tensor, acts: torch.Tensor, terminated: torch.Tensor, gamma: float, absorbing: bool = True

@@ -18,7 +18,7 @@ from stable_baselines3.common.base_class import maybe_make_env
 
 from aihf_control.data.demos import Demonstrations
 from aihf_control.data.preferences import Preferences
-from aihf_control.rewards.losses import aihf_loss, demo_loss, preference_accuracy, preference_loss
+from aihf_control.rewards.losses import aihf_loss, demo_loss, gradient_penalty, preference_accuracy, preference_loss
 from aihf_control.rewards.nets import RewardNet
 from aihf_control.sb3.relabel_buffer import RelabelingReplayBuffer
 from aihf_control.validation import check_continuous_actions, check_flat_box
@@ -76,6 +76,8 @@ class AIHF(SAC):
     :param reward_gradient_steps: Adam steps per reward update (the paper uses 5)
     :param reward_learning_rate: Adam learning rate of the reward net
     :param reward_weight_decay: L2 weight decay of the reward net (keeps r_θ smooth and bounded)
+    :param reward_gradient_penalty: weight of the WGAN-GP penalty on r_θ's slope between demonstrated
+        and policy inputs (``rewards.losses.gradient_penalty``); 0 turns it off
     :param reward_batch_size: demonstration and policy transitions per reward step (each)
     :param preference_batch_size: segment pairs per reward step
     :param policy_window: the demo loss compares with this many most recent env steps of the
@@ -104,6 +106,7 @@ class AIHF(SAC):
         reward_gradient_steps: int = 20,
         reward_learning_rate: float = 3e-4,
         reward_weight_decay: float = 1e-3,
+        reward_gradient_penalty: float = 0.0,
         reward_batch_size: int = 256,
         preference_batch_size: int = 64,
         policy_window: int | None = None,
@@ -155,6 +158,7 @@ class AIHF(SAC):
         self.reward_gradient_steps = int(reward_gradient_steps)
         self.reward_learning_rate = float(reward_learning_rate)
         self.reward_weight_decay = float(reward_weight_decay)
+        self.reward_gradient_penalty = float(reward_gradient_penalty)
         self.reward_batch_size = int(reward_batch_size)
         self.preference_batch_size = int(preference_batch_size)
         self.policy_window = int(policy_window or alignment_steps)
@@ -311,15 +315,22 @@ class AIHF(SAC):
             )
         net, gamma, absorbing = self.reward_net, self.gamma, self.absorbing_state
         pol_obs, pol_acts, pol_term, pol_true = self._recent_policy_transitions()
-        demo_losses, pref_losses = [], []
+        demo_losses, pref_losses, penalties = [], [], []
         for step in range(self.reward_gradient_steps):
-            demo_r = policy_r = r1 = r2 = labels = None
+            demo_r = policy_r = r1 = r2 = labels = penalty = None
             if use_demos:
                 d = torch.as_tensor(np.random.randint(0, len(fb.demo_obs), self.reward_batch_size), device=self.device)
                 p = torch.as_tensor(np.random.randint(0, len(pol_obs), self.reward_batch_size), device=self.device)
                 demo_r = net.transition_reward(fb.demo_obs[d], fb.demo_acts[d], fb.demo_terminated[d], gamma, absorbing)
                 policy_r = net.transition_reward(pol_obs[p], pol_acts[p], pol_term[p], gamma, absorbing)
                 demo_losses.append(demo_loss(demo_r, policy_r).item())
+                if self.reward_gradient_penalty > 0:
+                    penalty = gradient_penalty(
+                        net.reward_of_features,
+                        net.features(fb.demo_obs[d], fb.demo_acts[d]),
+                        net.features(pol_obs[p], pol_acts[p]),
+                    )
+                    penalties.append(penalty.item())
             if use_prefs:
                 q = torch.as_tensor(
                     np.random.randint(0, len(fb.pref_labels), self.preference_batch_size), device=self.device
@@ -328,6 +339,8 @@ class AIHF(SAC):
                 r2 = net(fb.pref_obs_2[q], fb.pref_acts_2[q]).sum(dim=-1)
                 labels = fb.pref_labels[q]
             loss = aihf_loss(demo_r, policy_r, r1, r2, labels, self.demo_weight, self.preference_weight)
+            if penalty is not None:
+                loss = loss + self.reward_gradient_penalty * penalty
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"the reward loss became {float(loss)} at reward update {self.reward_updates}, "
@@ -340,6 +353,8 @@ class AIHF(SAC):
             loss.backward()
             self.reward_optimizer.step()
         self.reward_updates += 1
+        if penalties:
+            self.logger.record("reward/gradient_penalty", float(np.mean(penalties)))
         self._log_reward_metrics(demo_losses, pref_losses, pol_obs, pol_acts, pol_term, pol_true)
 
     @torch.no_grad()
