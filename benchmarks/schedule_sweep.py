@@ -74,6 +74,14 @@ VARIANTS = {
         "default schedule + gradient penalty 10",
         dict(alignment_steps=1_000, reward_gradient_steps=20, reward_gradient_penalty=10.0),
     ),
+    "window10k": Variant(
+        "default schedule, demo loss against the last 10k policy steps",
+        dict(alignment_steps=1_000, reward_gradient_steps=20, policy_window=10_000),
+    ),
+    "gp1-window10k": Variant(
+        "gradient penalty 1 and the last 10k policy steps",
+        dict(alignment_steps=1_000, reward_gradient_steps=20, reward_gradient_penalty=1.0, policy_window=10_000),
+    ),
     "zero-reward": Variant("control: plain SAC on a reward of 0 (no feedback at all)", {}),
     "no-input-norm": Variant(
         "default schedule, raw observations into r_θ",
