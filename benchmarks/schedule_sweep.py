@@ -41,52 +41,31 @@ class Variant:
     kwargs: dict
 
 
+def _schedule(alignment_steps: int, reward_gradient_steps: int, lr: float = 3e-4, **changes: object) -> dict:
+    """Every setting the sweep varies, spelled out, so a variant does not move when AIHF's defaults do."""
+    settings = dict(
+        alignment_steps=alignment_steps,
+        reward_gradient_steps=reward_gradient_steps,
+        reward_learning_rate=lr,
+        reward_gradient_penalty=0.0,
+        policy_window=alignment_steps,
+    )
+    return {**settings, **changes}
+
+
 VARIANTS = {
-    "paper": Variant(
-        "paper / ML-IRL: 5 steps per 5k env steps, lr 1e-4",
-        dict(alignment_steps=5_000, reward_gradient_steps=5, reward_learning_rate=1e-4),
-    ),
-    "paper-more-steps": Variant(
-        "100 steps per 5k env steps, lr 3e-4",
-        dict(alignment_steps=5_000, reward_gradient_steps=100, reward_learning_rate=3e-4),
-    ),
-    "default": Variant(
-        "20 steps per 1k env steps, lr 3e-4",
-        dict(alignment_steps=1_000, reward_gradient_steps=20, reward_learning_rate=3e-4),
-    ),
-    "often": Variant(
-        "10 steps per 500 env steps, lr 3e-4",
-        dict(alignment_steps=500, reward_gradient_steps=10, reward_learning_rate=3e-4),
-    ),
-    "more-steps": Variant(
-        "100 steps per 1k env steps, lr 3e-4",
-        dict(alignment_steps=1_000, reward_gradient_steps=100, reward_learning_rate=3e-4),
-    ),
-    "no-absorbing": Variant(
-        "default schedule, termination ends the return",
-        dict(alignment_steps=1_000, reward_gradient_steps=20, absorbing_state=False),
-    ),
-    "gp1": Variant(
-        "default schedule + gradient penalty 1",
-        dict(alignment_steps=1_000, reward_gradient_steps=20, reward_gradient_penalty=1.0),
-    ),
-    "gp10": Variant(
-        "default schedule + gradient penalty 10",
-        dict(alignment_steps=1_000, reward_gradient_steps=20, reward_gradient_penalty=10.0),
-    ),
-    "window10k": Variant(
-        "default schedule, demo loss against the last 10k policy steps",
-        dict(alignment_steps=1_000, reward_gradient_steps=20, policy_window=10_000),
-    ),
-    "gp1-window10k": Variant(
-        "gradient penalty 1 and the last 10k policy steps",
-        dict(alignment_steps=1_000, reward_gradient_steps=20, reward_gradient_penalty=1.0, policy_window=10_000),
-    ),
+    "paper": Variant("paper / ML-IRL: 5 steps per 5k env steps, lr 1e-4", _schedule(5_000, 5, lr=1e-4)),
+    "paper-more-steps": Variant("100 steps per 5k env steps", _schedule(5_000, 100)),
+    "1k-20": Variant("20 steps per 1k env steps", _schedule(1_000, 20)),
+    "often": Variant("10 steps per 500 env steps", _schedule(500, 10)),
+    "more-steps": Variant("100 steps per 1k env steps", _schedule(1_000, 100)),
+    "no-absorbing": Variant("1k-20, termination ends the return", _schedule(1_000, 20, absorbing_state=False)),
+    "no-input-norm": Variant("1k-20, raw observations into r_θ", _schedule(1_000, 20, normalize_reward_inputs=False)),
+    "gp1": Variant("1k-20 + gradient penalty 1", _schedule(1_000, 20, reward_gradient_penalty=1.0)),
+    "gp10": Variant("1k-20 + gradient penalty 10", _schedule(1_000, 20, reward_gradient_penalty=10.0)),
+    "window10k": Variant("1k-20, L_demo against the last 10k policy steps", _schedule(1_000, 20, policy_window=10_000)),
+    "default": Variant("AIHF's defaults: 1k-20 + gradient penalty 1 + policy_window 10k", {}),
     "zero-reward": Variant("control: plain SAC on a reward of 0 (no feedback at all)", {}),
-    "no-input-norm": Variant(
-        "default schedule, raw observations into r_θ",
-        dict(alignment_steps=1_000, reward_gradient_steps=20, normalize_reward_inputs=False),
-    ),
 }
 
 

@@ -81,7 +81,7 @@ class AIHF(SAC):
     :param reward_batch_size: demonstration and policy transitions per reward step (each)
     :param preference_batch_size: segment pairs per reward step
     :param policy_window: the demo loss compares with this many most recent env steps of the
-        policy (default: ``alignment_steps``, i.e. what the policy did since the last update)
+        policy (a longer window than one alignment keeps r_θ from chasing the latest policy)
     :param reward_net_arch: hidden layer sizes of the reward MLP
     :param reward_bound: r_θ stays within ±reward_bound (a smooth tanh bound)
     :param state_only_reward: learn r_θ(s) instead of r_θ(s, a)
@@ -106,10 +106,10 @@ class AIHF(SAC):
         reward_gradient_steps: int = 20,
         reward_learning_rate: float = 3e-4,
         reward_weight_decay: float = 1e-3,
-        reward_gradient_penalty: float = 0.0,
+        reward_gradient_penalty: float = 1.0,
         reward_batch_size: int = 256,
         preference_batch_size: int = 64,
-        policy_window: int | None = None,
+        policy_window: int = 10_000,
         reward_net_arch: Sequence[int] = (256, 256),
         reward_bound: float = 10.0,
         state_only_reward: bool = False,
@@ -133,6 +133,7 @@ class AIHF(SAC):
                 ("reward_gradient_steps", reward_gradient_steps),
                 ("reward_batch_size", reward_batch_size),
                 ("preference_batch_size", preference_batch_size),
+                ("policy_window", policy_window),
             ):
                 if int(value) <= 0:
                     raise ValueError(f"{name} must be a positive integer, got {value}")
@@ -161,7 +162,7 @@ class AIHF(SAC):
         self.reward_gradient_penalty = float(reward_gradient_penalty)
         self.reward_batch_size = int(reward_batch_size)
         self.preference_batch_size = int(preference_batch_size)
-        self.policy_window = int(policy_window or alignment_steps)
+        self.policy_window = int(policy_window)
         self.reward_net_arch = list(reward_net_arch)
         self.reward_bound = float(reward_bound)
         self.state_only_reward = bool(state_only_reward)
