@@ -5,7 +5,9 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import is_wrapped
 from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import VecEnv
 
 
@@ -15,7 +17,8 @@ class TrueReturnEvalCallback(BaseCallback):
     Writes ``eval/true_return``, ``eval/true_return_std`` and ``eval/ep_length`` through the
     model's logger (TensorBoard, CSV, stdout alike) and keeps the curve in ``self.curve`` as
     ``(env_steps, mean_return, std_return)`` tuples. ``eval_env`` must not be wrapped in
-    anything that changes its reward.
+    anything that changes its reward; a plain gymnasium env is wrapped in SB3's ``Monitor``
+    so that whole episodes are counted.
 
     :param eval_env: environment to evaluate on (a separate instance from the training env)
     :param eval_freq: evaluate every this many env steps (summed over parallel envs)
@@ -35,6 +38,8 @@ class TrueReturnEvalCallback(BaseCallback):
         super().__init__(verbose)
         if eval_freq <= 0 or n_eval_episodes <= 0:
             raise ValueError(f"eval_freq and n_eval_episodes must be > 0, got {eval_freq} and {n_eval_episodes}")
+        if isinstance(eval_env, gym.Env) and not is_wrapped(eval_env, Monitor):
+            eval_env = Monitor(eval_env)
         self.eval_env = eval_env
         self.eval_freq = eval_freq
         self.n_eval_episodes = n_eval_episodes
