@@ -179,3 +179,26 @@ def test_float64_inputs_work():
     assert r64.dtype == torch.float32
     torch.testing.assert_close(r64, r32)
     torch.testing.assert_close(tr, r32, check_dtype=False)  # float64 `terminated` may promote the sum
+
+
+def test_segment_return_counts_padded_steps_as_the_absorbing_reward():
+    net = make_net()
+    obs, acts = torch.randn(3, 5, 4), torch.randn(3, 5, 2)
+    absorbing = torch.tensor([[False] * 5, [False, False, True, True, True], [False] + [True] * 4])
+    with torch.no_grad():
+        r, r_abs = net(obs, acts), net.absorbing_reward()
+        got = net.segment_return(obs, acts, absorbing)
+        expected = torch.stack([r[0].sum(), r[1, :2].sum() + 3 * r_abs, r[2, 0] + 4 * r_abs])
+        torch.testing.assert_close(got, expected)
+        # Without absorbing-state handling a segment's return ends at its termination.
+        ended = torch.stack([r[0].sum(), r[1, :2].sum(), r[2, 0]])
+        torch.testing.assert_close(net.segment_return(obs, acts, absorbing, absorbing_state=False), ended)
+        torch.testing.assert_close(net.segment_return(obs, acts), r.sum(dim=-1))
+
+
+def test_segment_return_gradient_reaches_the_absorbing_reward():
+    net = make_net()
+    absorbing = torch.tensor([[False, True, True]])
+    net.segment_return(torch.randn(1, 3, 4), torch.randn(1, 3, 2), absorbing).sum().backward()
+    # The absorbing input is the indicator feature alone, so only the first layer's indicator column sees it.
+    assert net.mlp[0].weight.grad[:, -1].abs().sum() > 0

@@ -232,23 +232,42 @@ def test_label_input_errors():
 # ---------------------------------------------------------------------------- trajectories and segments
 
 
-def test_segments_never_cross_episode_boundaries():
-    lengths = [60, 7, 150, 49, 50, 80]  # 7 and 49 are too short for 50 steps; 50 fits exactly once
-    obs, acts, rewards = cut_segments(labelled_episodes(lengths), 50, 20_000, np.random.default_rng(0))
+def test_segments_stay_in_one_episode_and_run_past_a_termination_only_as_padding():
+    # labelled_episodes terminates the even episodes: they give a window at each step (60, 150, 50),
+    # padded past the fall; the odd ones were cut by a time limit: 7 and 49 give none, 80 gives 31.
+    lengths = [60, 7, 150, 49, 50, 80]
+    obs, acts, rewards, absorbing = cut_segments(labelled_episodes(lengths), 50, 20_000, np.random.default_rng(0))
     assert obs.shape == (20_000, 50, OBS) and acts.shape == (20_000, 50, ACT) and rewards.shape == (20_000, 50)
-    assert obs.dtype == acts.dtype == rewards.dtype == np.float32
-    episode, step = obs[:, :, 0], obs[:, :, 1]
-    assert (episode == episode[:, :1]).all(), "a segment mixes episodes"
-    np.testing.assert_array_equal(np.diff(step, axis=1), 1)  # consecutive steps
-    ends = step[:, -1]
-    assert (ends < np.asarray(lengths)[episode[:, 0].astype(int)]).all()
-    assert (acts == episode[:, :, None]).all() and (rewards == step + 1000 * episode).all()
-    # Every window is equally likely: episode e holds (length - 49) of the 11 + 101 + 1 + 31 windows.
-    counts = np.bincount(episode[:, 0].astype(int), minlength=len(lengths))
-    assert counts[1] == counts[3] == 0
-    np.testing.assert_allclose(counts[[0, 2, 4, 5]] / 20_000, np.array([11, 101, 1, 31]) / 144, atol=0.01)
-    starts_of_longest = np.unique(step[episode[:, 0] == 2, 0])
-    np.testing.assert_array_equal(starts_of_longest, np.arange(101))  # every start of episode 2 is reachable
+    assert obs.dtype == acts.dtype == rewards.dtype == np.float32 and absorbing.dtype == np.bool_
+    assert not absorbing[:, 0].any(), "a segment must start with a real step"
+    episode, first_step = obs[:, 0, 0].astype(int), obs[:, 0, 1]
+    step = first_step[:, None] + np.arange(50)  # (K, T) the step each position would have in its episode
+    real = ~absorbing
+    assert ((obs[:, :, 0] == episode[:, None]) | absorbing).all(), "a segment mixes episodes"
+    assert ((obs[:, :, 1] == step) | absorbing).all(), "real steps are not consecutive"
+    assert ((acts == episode[:, None, None]) | absorbing[:, :, None]).all()
+    assert ((rewards == step + 1000 * episode[:, None]) | absorbing).all()
+    # Padding starts exactly where the episode ended, only in terminated episodes, and holds zeros.
+    np.testing.assert_array_equal(absorbing, step >= np.asarray(lengths)[episode][:, None])
+    assert not absorbing[episode % 2 == 1].any()
+    assert (obs[absorbing] == 0).all() and (acts[absorbing] == 0).all() and (rewards[absorbing] == 0).all()
+    assert absorbing.any() and real.sum() > absorbing.sum()
+    # Every window is equally likely.
+    windows = np.array([60, 0, 150, 0, 50, 31])
+    counts = np.bincount(episode, minlength=len(lengths))
+    np.testing.assert_allclose(counts / 20_000, windows / windows.sum(), atol=0.01)
+    np.testing.assert_array_equal(np.unique(first_step[episode == 2]), np.arange(150))  # every start reachable
+
+
+def test_a_pool_of_short_falls_still_gives_segments():
+    # Early in training a Hopper falls within a few dozen steps: those episodes must not be dropped.
+    falls = [replace(t, terminated=True) for t in labelled_episodes([12, 20, 31])]
+    prefs = generate_preferences(falls, 300, ScriptedTeacher.oracle(), segment_length=50, seed=0)
+    assert prefs.absorbing_1.sum(axis=1).min() >= 50 - 31
+    real_1 = (~prefs.absorbing_1).sum(axis=1)
+    np.testing.assert_array_equal(prefs.true_rewards_1[prefs.absorbing_1], 0)
+    assert prefs.metadata["pool_steps"] == 12 + 20 + 31
+    assert set(np.unique(real_1)) <= set(range(1, 32))
 
 
 def test_cut_segments_is_deterministic_given_the_rng():
@@ -260,8 +279,9 @@ def test_cut_segments_is_deterministic_given_the_rng():
 
 
 def test_cut_segments_when_no_episode_is_long_enough_names_the_longest():
-    with pytest.raises(ValueError, match="no trajectory is long enough for segments of 50 steps: the longest has 30"):
-        cut_segments(labelled_episodes([10, 30, 20]), 50, 5, np.random.default_rng(0))
+    cut_short = [replace(t, terminated=False) for t in labelled_episodes([10, 30, 20])]
+    with pytest.raises(ValueError, match="no trajectory gives a segment of 50 steps: none terminated, and the longest"):
+        cut_segments(cut_short, 50, 5, np.random.default_rng(0))
 
 
 @pytest.mark.parametrize(
@@ -414,14 +434,27 @@ def test_generate_20k_pairs_of_50_steps_from_200k_transitions():
 
 
 def assert_same(a: Preferences, b: Preferences) -> None:
-    for name in ("obs_1", "acts_1", "obs_2", "acts_2", "labels", "true_rewards_1", "true_rewards_2"):
+    names = (
+        "obs_1",
+        "acts_1",
+        "obs_2",
+        "acts_2",
+        "labels",
+        "true_rewards_1",
+        "true_rewards_2",
+        "absorbing_1",
+        "absorbing_2",
+    )
+    for name in names:
         x, y = getattr(a, name), getattr(b, name)
         assert (x is None and y is None) or (np.array_equal(x, y) and x.dtype == y.dtype), name
     assert a.metadata == b.metadata
 
 
 def test_save_load_round_trip_is_exact(tmp_path):
-    prefs = generate_preferences(random_pool(), 100, ScriptedTeacher.stochastic(beta=0.5), segment_length=10, seed=3)
+    pool = [*random_pool(2), *(replace(t, terminated=True) for t in labelled_episodes([3, 5]))]  # some padding
+    prefs = generate_preferences(pool, 100, ScriptedTeacher.stochastic(beta=0.5), segment_length=10, seed=3)
+    assert prefs.absorbing_1.any() or prefs.absorbing_2.any()
     prefs = replace(prefs, metadata={**prefs.metadata, "user": {"env": "Hopper-v5", "pool": ["random", "expert"]}})
     path = tmp_path / "prefs.data"  # no .npz suffix: the file keeps exactly this name
     prefs.save(path)
@@ -443,7 +476,7 @@ def test_save_load_round_trip_without_optional_fields(tmp_path):
         rng.normal(size=(3, 4, 2)), rng.normal(size=(3, 4, 1)), rng.normal(size=(3, 4, 2)), rng.normal(size=(3, 4, 1)),
         np.array([0.0, 0.25, 1.0]),
     )  # fmt: skip
-    assert prefs.metadata is None and prefs.true_rewards_1 is None
+    assert prefs.metadata is None and prefs.true_rewards_1 is None and prefs.absorbing_1 is None
     prefs.save(str(tmp_path / "small.npz"))
     assert_same(prefs, Preferences.load(str(tmp_path / "small.npz")))
 
@@ -507,6 +540,22 @@ def test_load_a_file_with_a_wrong_header(tmp_path, changes, message):
     rewrite_header(path, **changes)
     with pytest.raises(ValueError, match=message):
         Preferences.load(path)
+
+
+@pytest.mark.parametrize(
+    "absorbing, error, message",
+    [
+        (np.zeros((3, 4)), TypeError, r"absorbing_1 must be a bool array .* got float64"),
+        (np.zeros((3, 5), dtype=bool), ValueError, r"absorbing_1 must have shape \(N, T\) = \(3, 4\), got \(3, 5\)"),
+        (np.eye(3, 4, dtype=bool), ValueError, r"absorbing_1\[0\] is padding from its first step"),
+        (np.array([[0, 0, 1, 0]] * 3, dtype=bool), ValueError, r"absorbing_1\[0\] has a real step after a padded"),
+    ],
+)
+def test_invalid_absorbing_masks(absorbing, error, message):
+    rng = np.random.default_rng(0)
+    segments = [rng.normal(size=(3, 4, 2)), rng.normal(size=(3, 4, 1))] * 2
+    with pytest.raises(error, match=message):
+        Preferences(*segments, np.array([0.0, 0.5, 1.0]), absorbing_1=absorbing)
 
 
 def test_existing_positional_construction_still_works():

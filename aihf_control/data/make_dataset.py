@@ -96,7 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--env", required=True, help="gymnasium env id with Box actions, e.g. Hopper-v5 (required)")
     parser.add_argument(
-        "--algo", choices=("sac", "tqc"), default="sac", help="SB3 algorithm of the demonstrator (default: sac)"
+        "--algo",
+        choices=ALGORITHMS,
+        default="sac",
+        help="algorithm of the demonstrator: SB3's sac or tqc (torch), or sbx-sac / sbx-tqc, the same algorithms "
+        "in SBX (jax), about 3x faster on CPU; those need `pip install sbx-rl` (the experts extra) (default: sac)",
     )
     parser.add_argument(
         "--timesteps",
@@ -194,8 +198,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+ALGORITHMS = ("sac", "tqc", "sbx-sac", "sbx-tqc")
+
+
 def algorithm_class(algo: str) -> type[BaseAlgorithm]:
-    return TQC if algo == "tqc" else SAC
+    """The model class of ``--algo``: SB3 (torch) or SBX (jax, imported only when asked for)."""
+    if not algo.startswith("sbx-"):
+        return TQC if algo == "tqc" else SAC
+    try:
+        import sbx
+    except ImportError as e:
+        raise ImportError(
+            f"--algo {algo} needs SBX (Stable-Baselines3 in jax): `pip install 'aihf-control[experts]'` "
+            "(or `pip install sbx-rl`), or pass --algo sac to train with SB3 and torch"
+        ) from e
+    return sbx.TQC if algo == "sbx-tqc" else sbx.SAC
 
 
 def save_atomically(model: BaseAlgorithm, path: Path) -> None:
@@ -245,10 +262,11 @@ def train_demonstrator(
         buffer_size=min(1_000_000, args.timesteps),  # a short run does not need a million-step buffer
         policy_kwargs=dict(net_arch=args.net_arch),
         seed=args.seed,
-        device=args.device,
+        **algorithm_device(args.algo, args.device),
     )
     print(
-        f"training {args.algo.upper()} on {args.env} for {args.timesteps} steps, checkpoints every {checkpoint_every}",
+        f"training {algorithm_label(args.algo)} on {args.env} for {args.timesteps} steps, "
+        f"checkpoints every {checkpoint_every}",
         flush=True,
     )
     model.learn(
@@ -258,15 +276,26 @@ def train_demonstrator(
     return model
 
 
+def algorithm_label(algo: str) -> str:
+    """``sbx-sac`` → ``SBX SAC``, ``sac`` → ``SB3 SAC``."""
+    library, _, name = algo.rpartition("-")
+    return f"{(library or 'sb3').upper()} {name.upper()}"
+
+
+def algorithm_device(algo: str, device: str) -> dict[str, str]:
+    """SB3 takes a torch device; SBX picks jax's platform (JAX_PLATFORMS) and only accepts "auto"."""
+    return {"device": device} if not algo.startswith("sbx-") else {}
+
+
 def load_model(path: Path, algo: str, device: str, env: gym.Env) -> BaseAlgorithm:
     """Load an SB3 model file and check that it acts in ``env``."""
     if not path.is_file():
         raise FileNotFoundError(f"no SB3 model file at {path}; pass the .zip that model.save() wrote")
     try:
-        model = algorithm_class(algo).load(path, device=device)
+        model = algorithm_class(algo).load(path, **algorithm_device(algo, device))
     except (KeyError, ValueError, TypeError, RuntimeError) as e:
         raise ValueError(
-            f"{path} could not be loaded as an SB3 {algo.upper()} model ({e}); pass the right --algo"
+            f"{path} could not be loaded as an {algorithm_label(algo)} model ({e}); pass the right --algo"
         ) from e
     try:
         check_for_correct_spaces(env, model.observation_space, model.action_space)
@@ -386,7 +415,7 @@ def record_dataset(
             episodes,
             env=env,  # its spec (with max_episode_steps) and spaces go into the metadata
             eval_env=args.env,
-            algorithm_name=f"SB3 {args.algo.upper()}"
+            algorithm_name=algorithm_label(args.algo)
             + (" checkpoints and a random policy" if len(sources) > 1 else ""),
             author=args.author,
             author_email=args.author_email,
@@ -510,8 +539,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         refs,
         config,
         lambda episodes, steps: (
-            f"Demonstrations on {args.env} from an SB3 {args.algo.upper()} policy ({trained}, {action_kind} actions): "
-            f"{episodes} episodes, {steps} steps. {scores}. Made by `{config['command']}`."
+            f"Demonstrations on {args.env} from an {algorithm_label(args.algo)} policy ({trained}, "
+            f"{action_kind} actions): {episodes} episodes, {steps} steps. {scores}. Made by `{config['command']}`."
         ),
     )
     results: dict[str, object] = {"dataset_ids": [expert_id], "demonstrator": expert_eval, "random_policy": random_eval}
@@ -541,7 +570,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             config,
             lambda episodes, steps: (
                 f"Episodes of mixed quality on {args.env}, for preference segments: {len(sources) - 1} lower-quality "
-                f"{args.algo.upper()} checkpoint(s) and a random policy in equal shares ({episodes} episodes, "
+                f"{algorithm_label(args.algo)} checkpoint(s) and a random policy in equal shares ({episodes} episodes, "
                 f"{steps} steps); the metadata key 'policies' lists which episodes each policy made. "
                 f"{scores}. Made by `{config['command']}`."
             ),

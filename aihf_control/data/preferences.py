@@ -32,8 +32,10 @@ PREFERENCES_FILE_VERSION = 1
 class Preferences:
     """Labelled segment pairs (σ¹, σ²), checked on construction.
 
-    Segments are cut from inside episodes; a segment that runs past a termination is not
-    supported (its reward after the end would be undefined).
+    A segment that reaches its episode's termination (a fall) is padded to full length with
+    absorbing steps: ``absorbing_1`` / ``absorbing_2`` mark them, their observations and actions are
+    zeros and their true rewards 0. Reward learners give them the absorbing-state reward
+    (``RewardNet.segment_return``), so a short episode that ends in a fall still counts, as worse.
 
     :param obs_1: (N, T, obs_dim) observations of the first segment of each pair
     :param acts_1: (N, T, act_dim) its actions
@@ -45,6 +47,9 @@ class Preferences:
     :param true_rewards_2: optional (N, T) environment rewards of the second segments
     :param metadata: optional plain-JSON dict saved with the data, e.g. the settings of the teacher
         that labelled it (``generate_preferences`` fills in ``metadata["teacher"]``)
+    :param absorbing_1: optional (N, T) bool, True at the padded steps of the first segments, past
+        their episode's termination; once True it stays True, and step 0 is always a real step
+    :param absorbing_2: optional (N, T) bool, the same for the second segments
     """
 
     obs_1: np.ndarray
@@ -55,6 +60,8 @@ class Preferences:
     true_rewards_1: np.ndarray | None = None
     true_rewards_2: np.ndarray | None = None
     metadata: dict | None = None
+    absorbing_1: np.ndarray | None = None
+    absorbing_2: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         checked = {
@@ -100,6 +107,10 @@ class Preferences:
                 if value.shape != o1.shape[:2]:
                     raise ValueError(f"Preferences.{name} must have shape (N, T) = {o1.shape[:2]}, got {value.shape}")
                 object.__setattr__(self, name, value)
+        for name in ("absorbing_1", "absorbing_2"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, _checked_absorbing(f"Preferences.{name}", value, o1.shape[:2]))
         if self.metadata is not None:
             object.__setattr__(self, "metadata", _checked_metadata(self.metadata))
 
@@ -200,7 +211,36 @@ class Preferences:
         return prefs
 
 
-_ARRAY_FIELDS = ("obs_1", "acts_1", "obs_2", "acts_2", "labels", "true_rewards_1", "true_rewards_2")
+_ARRAY_FIELDS = (
+    "obs_1",
+    "acts_1",
+    "obs_2",
+    "acts_2",
+    "labels",
+    "true_rewards_1",
+    "true_rewards_2",
+    "absorbing_1",
+    "absorbing_2",
+)
+
+
+def _checked_absorbing(name: str, value: object, shape: tuple[int, int]) -> np.ndarray:
+    """A (N, T) bool mask of padded steps: each row False, then True to the end (a segment that ran out)."""
+    array = np.asarray(value)
+    if array.dtype != np.bool_:
+        raise TypeError(f"{name} must be a bool array (True at padded steps past a termination), got {array.dtype}")
+    if array.shape != shape:
+        raise ValueError(f"{name} must have shape (N, T) = {shape}, got {array.shape}")
+    if array[:, 0].any():
+        first = int(np.argmax(array[:, 0]))
+        raise ValueError(f"{name}[{first}] is padding from its first step: a segment needs at least one real step")
+    if (array[:, :-1] & ~array[:, 1:]).any():
+        first = int(np.argmax((array[:, :-1] & ~array[:, 1:]).any(axis=1)))
+        raise ValueError(
+            f"{name}[{first}] has a real step after a padded one: padding can only fill a segment's end, "
+            "after its episode terminated"
+        )
+    return array.copy()
 
 
 def _checked_metadata(metadata: object) -> dict:
@@ -232,8 +272,9 @@ class Trajectory:
     :param obs: (T, obs_dim) observations s_t at which the actions were taken (not the final s_T)
     :param acts: (T, act_dim) actions a_t
     :param rewards: (T,) true environment rewards r(s_t, a_t)
-    :param terminated: True if the episode truly ended after the last step (a fall), False if it was
-        truncated or is still running; segments never cross an episode's end either way
+    :param terminated: True if the episode truly ended after the last step (a fall): segments may then
+        run past its end, padded with absorbing steps; False if it was cut by a time limit or is still
+        running: segments then stay inside it
     """
 
     obs: np.ndarray
@@ -262,11 +303,12 @@ class Trajectory:
 
 @dataclass(frozen=True)
 class _SegmentPool:
-    """The trajectories long enough for a segment, concatenated once, and where their windows are."""
+    """The trajectories that give segments, concatenated once (terminated ones padded), and where their windows are."""
 
-    obs: np.ndarray  # (M, obs_dim), M = total steps of the long-enough trajectories
+    obs: np.ndarray  # (M, obs_dim), M = total steps of the usable trajectories, padding included
     acts: np.ndarray  # (M, act_dim)
     rewards: np.ndarray  # (M,)
+    absorbing: np.ndarray  # (M,) True at padded steps after a termination
     first_step: np.ndarray  # (E,) index of each trajectory's first step in the arrays above
     first_window: np.ndarray  # (E,) number of each trajectory's first window, counting over the pool
     num_windows: int
@@ -281,6 +323,20 @@ class _SegmentPool:
     def steps(self, starts: np.ndarray) -> np.ndarray:
         """(K, T) indices of the steps of the windows that start at ``starts``."""
         return starts[:, None] + np.arange(self.segment_length)
+
+
+def _padded(trajectory: Trajectory, segment_length: int) -> tuple[np.ndarray, ...]:
+    """obs, acts, rewards, absorbing of a trajectory; a terminated one gets segment_length - 1 absorbing steps."""
+    real = np.zeros(len(trajectory), dtype=bool)
+    if not trajectory.terminated:
+        return trajectory.obs, trajectory.acts, trajectory.rewards, real
+    pad = segment_length - 1
+    return (
+        np.concatenate([trajectory.obs, np.zeros((pad, trajectory.obs.shape[1]), np.float32)]),
+        np.concatenate([trajectory.acts, np.zeros((pad, trajectory.acts.shape[1]), np.float32)]),
+        np.concatenate([trajectory.rewards, np.zeros(pad, np.float32)]),
+        np.concatenate([real, np.ones(pad, dtype=bool)]),
+    )
 
 
 def _segment_pool(trajectories: Sequence[Trajectory], segment_length: int) -> _SegmentPool:
@@ -301,18 +357,23 @@ def _segment_pool(trajectories: Sequence[Trajectory], segment_length: int) -> _S
                 f"{first.acts.shape[1]}: every trajectory of a pool must come from the same environment"
             )
     _check_count("segment_length", segment_length)
-    long_enough = [t for t in trajectories if len(t) >= segment_length]
-    if not long_enough:
+    # A terminated trajectory gives a segment starting at each of its steps (padded past the fall); one
+    # cut by a time limit or still running only gives windows that fit inside it.
+    usable = [t for t in trajectories if t.terminated or len(t) >= segment_length]
+    if not usable:
         raise ValueError(
-            f"no trajectory is long enough for segments of {segment_length} steps: the longest has "
+            f"no trajectory gives a segment of {segment_length} steps: none terminated, and the longest has "
             f"{max(len(t) for t in trajectories)} steps; use a shorter segment_length or longer episodes"
         )
-    lengths = np.array([len(t) for t in long_enough])  # (E,)
-    windows = lengths - segment_length + 1  # (E,) windows that fit in each trajectory
+    padded = [_padded(t, segment_length) for t in usable]
+    lengths = np.array([len(p[0]) for p in padded])  # (E,) steps, padding included
+    windows = lengths - segment_length + 1  # (E,) windows that fit in each (padded) trajectory
+    obs, acts, rewards, absorbing = (np.concatenate(arrays) for arrays in zip(*padded, strict=True))
     return _SegmentPool(
-        obs=np.concatenate([t.obs for t in long_enough]),
-        acts=np.concatenate([t.acts for t in long_enough]),
-        rewards=np.concatenate([t.rewards for t in long_enough]),
+        obs=obs,
+        acts=acts,
+        rewards=rewards,
+        absorbing=absorbing,
         first_step=np.cumsum(lengths) - lengths,
         first_window=np.cumsum(windows) - windows,
         num_windows=int(windows.sum()),
@@ -328,22 +389,25 @@ def _check_count(name: str, value: object) -> None:
 def cut_segments(
     trajectories: Sequence[Trajectory], segment_length: int, num_segments: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cut random windows of ``segment_length`` steps, each inside one trajectory.
+    """Cut random windows of ``segment_length`` steps, each from one trajectory.
 
-    Every window that fits inside a trajectory is equally likely (a long trajectory gives more
-    segments than a short one); trajectories shorter than ``segment_length`` give none.
+    Every window is equally likely (a long trajectory gives more segments than a short one). A
+    terminated trajectory gives one window per step, padded past its end with absorbing steps
+    (zero observations, actions and rewards); any other trajectory only gives windows that fit
+    inside it, so one shorter than ``segment_length`` gives none.
 
     :param trajectories: the pool, e.g. episodes of random, intermediate and noisy expert policies
     :param segment_length: steps per segment
     :param num_segments: how many segments K to cut (drawn with replacement)
     :param rng: e.g. ``np.random.default_rng(seed)``
-    :return: obs (K, T, obs_dim), acts (K, T, act_dim) and true rewards (K, T), float32
+    :return: obs (K, T, obs_dim), acts (K, T, act_dim), true rewards (K, T), float32, and absorbing
+        (K, T), bool, True at padded steps
     """
     _check_count("num_segments", num_segments)
     _check_rng(rng)
     pool = _segment_pool(trajectories, segment_length)
     steps = pool.steps(pool.sample_starts(num_segments, rng))  # (K, T)
-    return pool.obs[steps], pool.acts[steps], pool.rewards[steps]
+    return pool.obs[steps], pool.acts[steps], pool.rewards[steps], pool.absorbing[steps]
 
 
 def _check_rng(rng: object) -> None:
@@ -360,10 +424,12 @@ def generate_preferences(
 ) -> Preferences:
     """Synthetic preferences: random segment pairs from ``trajectories``, labelled by ``teacher``.
 
-    Pairs the teacher skips are replaced by fresh draws, so the result has exactly ``num_pairs``
-    pairs. The true rewards of both segments are kept; ``metadata`` holds the teacher's settings
-    (``metadata["teacher"]``, which ``ScriptedTeacher.from_dict`` rebuilds), the segment length, the
-    seed, the pool size in steps and ``pairs_drawn``, the number of pairs labelled before skipping.
+    Segments are cut as by ``cut_segments`` (those that reach a termination are padded and marked
+    in ``absorbing_1`` / ``absorbing_2``). Pairs the teacher skips are replaced by fresh draws, so the
+    result has exactly ``num_pairs`` pairs. The true rewards of both segments are kept; ``metadata``
+    holds the teacher's settings (``metadata["teacher"]``, which ``ScriptedTeacher.from_dict``
+    rebuilds), the segment length, the seed, the pool size in real steps and ``pairs_drawn``, the
+    number of pairs labelled before skipping.
 
     :param trajectories: the pool to cut segments from
     :param num_pairs: how many labelled pairs to return
@@ -394,11 +460,13 @@ def generate_preferences(
         labels=labels,
         true_rewards_1=pool.rewards[steps_1],
         true_rewards_2=pool.rewards[steps_2],
+        absorbing_1=pool.absorbing[steps_1],
+        absorbing_2=pool.absorbing[steps_2],
         metadata={
             "teacher": teacher.to_dict(),
             "segment_length": pool.segment_length,
             "seed": seed,
-            "pool_steps": len(pool.rewards),
+            "pool_steps": int((~pool.absorbing).sum()),  # real steps, padding left out
             "pairs_drawn": pairs_drawn,
         },
     )

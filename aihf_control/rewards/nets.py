@@ -134,3 +134,24 @@ class RewardNet(nn.Module):
         if not absorbing:
             return rewards
         return rewards + terminated.reshape(rewards.shape) * (gamma / (1.0 - gamma)) * self.absorbing_reward()
+
+    def segment_return(
+        self, obs: torch.Tensor, acts: torch.Tensor, absorbing: torch.Tensor | None = None, absorbing_state: bool = True
+    ) -> torch.Tensor:
+        """R_θ(σ): the sum of rewards over each segment, steps past a termination included.
+
+        A segment that reaches the end of its episode is padded with absorbing steps (the agent has
+        fallen and stays fallen); each of them is worth r_abs, the same reward the replay buffer gives
+        after a termination, so falling early costs return here exactly as it does in SAC's targets.
+
+        :param obs: (B, T, obs_dim)
+        :param acts: (B, T, act_dim)
+        :param absorbing: (B, T) True at padded steps past the episode's termination; None = no padding
+        :param absorbing_state: if False, padded steps are worth 0 (termination ends the return)
+        :return: (B,) segment returns
+        """
+        rewards = self(obs, acts)  # (B, T)
+        if absorbing is None:
+            return rewards.sum(dim=-1)
+        after_end = self.absorbing_reward() if absorbing_state else torch.zeros_like(rewards)
+        return torch.where(absorbing, after_end, rewards).sum(dim=-1)

@@ -37,6 +37,8 @@ class _FeedbackTensors:
     pref_acts_1: torch.Tensor | None = None  # (M, T, act_dim)
     pref_obs_2: torch.Tensor | None = None  # (M, T, obs_dim)
     pref_acts_2: torch.Tensor | None = None  # (M, T, act_dim)
+    pref_absorbing_1: torch.Tensor | None = None  # (M, T) bool, padded steps past a termination
+    pref_absorbing_2: torch.Tensor | None = None  # (M, T) bool
     pref_labels: torch.Tensor | None = None  # (M,)
 
 
@@ -238,10 +240,12 @@ class AIHF(SAC):
             fb.pref_obs_1, fb.pref_acts_1 = tensor(preferences.obs_1), tensor(preferences.acts_1)
             fb.pref_obs_2, fb.pref_acts_2 = tensor(preferences.obs_2), tensor(preferences.acts_2)
             fb.pref_labels = tensor(preferences.labels)
-            observed += [
-                preferences.obs_1.reshape(-1, preferences.obs_1.shape[-1]),
-                preferences.obs_2.reshape(-1, preferences.obs_2.shape[-1]),
-            ]
+            no_padding = np.zeros(preferences.obs_1.shape[:2], dtype=bool)
+            for i in (1, 2):
+                absorbing = getattr(preferences, f"absorbing_{i}")
+                absorbing = no_padding if absorbing is None else absorbing
+                setattr(fb, f"pref_absorbing_{i}", torch.as_tensor(absorbing, device=self.device))
+                observed.append(getattr(preferences, f"obs_{i}")[~absorbing])  # padded steps hold zeros
         self._feedback = fb
         if self.normalize_reward_inputs and observed and self.num_timesteps == 0 and self.reward_updates == 0:
             # Standardise the reward's inputs with the feedback's own statistics, fixed for
@@ -304,6 +308,17 @@ class AIHF(SAC):
         to = lambda x: torch.as_tensor(x, dtype=torch.float32, device=self.device)  # noqa: E731
         return to(obs), to(acts), to(terminated), true_rewards
 
+    def _segment_returns(self, pairs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """R_θ(σ¹), R_θ(σ²) of the preference pairs ``pairs`` (B,), padded steps worth the absorbing reward."""
+        fb, net = self._feedback, self.reward_net
+        r1 = net.segment_return(
+            fb.pref_obs_1[pairs], fb.pref_acts_1[pairs], fb.pref_absorbing_1[pairs], self.absorbing_state
+        )
+        r2 = net.segment_return(
+            fb.pref_obs_2[pairs], fb.pref_acts_2[pairs], fb.pref_absorbing_2[pairs], self.absorbing_state
+        )
+        return r1, r2
+
     def _update_reward(self) -> None:
         """One outer-loop step: ``reward_gradient_steps`` Adam steps on the joint AIHF loss."""
         fb = self._feedback
@@ -336,8 +351,7 @@ class AIHF(SAC):
                 q = torch.as_tensor(
                     np.random.randint(0, len(fb.pref_labels), self.preference_batch_size), device=self.device
                 )
-                r1 = net(fb.pref_obs_1[q], fb.pref_acts_1[q]).sum(dim=-1)  # (B,) segment returns
-                r2 = net(fb.pref_obs_2[q], fb.pref_acts_2[q]).sum(dim=-1)
+                r1, r2 = self._segment_returns(q)  # (B,), (B,)
                 labels = fb.pref_labels[q]
             loss = aihf_loss(demo_r, policy_r, r1, r2, labels, self.demo_weight, self.preference_weight)
             if penalty is not None:
@@ -387,8 +401,7 @@ class AIHF(SAC):
             self.logger.record("reward/pref_loss", float(np.mean(pref_losses)))
             # A fixed spread of 256 pairs: the full set would cost more than the update itself.
             q = _spread(len(fb.pref_labels), 256)
-            r1 = net(fb.pref_obs_1[q], fb.pref_acts_1[q]).sum(-1)
-            r2 = net(fb.pref_obs_2[q], fb.pref_acts_2[q]).sum(-1)
+            r1, r2 = self._segment_returns(q)
             accuracy = float(preference_accuracy(r1, r2, fb.pref_labels[q]))
             if np.isfinite(accuracy):
                 self.logger.record("reward/pref_accuracy", accuracy)
