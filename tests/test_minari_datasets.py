@@ -6,6 +6,7 @@ Every test points MINARI_DATASETS_PATH and the shipped-datasets folder at tmp_pa
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from pathlib import Path
@@ -22,6 +23,7 @@ from aihf_control.data.minari_datasets import (
     default_dataset_id,
     install_shipped_datasets,
     load_demonstrations,
+    load_trajectories,
     local_dataset_ids,
     record_episodes,
 )
@@ -190,9 +192,39 @@ def test_empty_dataset_is_refused(empty_store: Path) -> None:
         load_demonstrations("tests/empty-v0")
 
 
+def test_load_trajectories_keeps_rewards_and_marks_falls(store: Path) -> None:
+    trajectories = load_trajectories(LOCAL_ID, env=gym.make(ENV_ID))
+    episodes = list(minari.load_dataset(LOCAL_ID).iterate_episodes())
+    assert len(trajectories) == len(episodes) == 12
+    for trajectory, episode in zip(trajectories, episodes, strict=True):
+        np.testing.assert_array_equal(trajectory.obs, episode.observations[:-1].astype(np.float32))
+        np.testing.assert_array_equal(trajectory.acts, episode.actions.astype(np.float32))
+        np.testing.assert_array_equal(trajectory.rewards, episode.rewards.astype(np.float32))
+        assert trajectory.terminated == bool(episode.terminations[-1]) != bool(episode.truncations[-1])
+    assert {t.terminated for t in trajectories} == {True, False}, "the tiny dataset has falls and time limits"
+    picked = load_trajectories(LOCAL_ID, num_episodes=5, seed=3)
+    assert len(picked) == 5
+    np.testing.assert_array_equal(picked[0].obs, load_trajectories(LOCAL_ID, num_episodes=5, seed=3)[0].obs)
+
+
+def test_load_trajectories_errors(store: Path) -> None:
+    with pytest.raises(ValueError, match="num_episodes must be > 0"):
+        load_trajectories(LOCAL_ID, num_episodes=0)
+    with pytest.raises(ValueError, match=r"asked for 13 episodes but Minari dataset .* has only 12"):
+        load_trajectories(LOCAL_ID, num_episodes=13)
+    with pytest.raises(ValueError, match="observation space"):
+        load_trajectories(LOCAL_ID, env=gym.make("Pendulum-v1"))
+    with pytest.raises(MinariDatasetNotFoundError, match="not in the local Minari store"):
+        load_trajectories("tests/nothing/here-v0")
+
+
 def ship(built_store: Path, shipped_root: Path) -> None:
-    """Put SHIPPED_ID into the shipped folder, in the layout minari uses under its store."""
+    """Put SHIPPED_ID into the shipped folder, in the layout minari uses under its store, data file gzipped."""
     shutil.copytree(built_store / SHIPPED_ID, shipped_root / SHIPPED_ID)
+    data_file = shipped_root / SHIPPED_ID / "data" / "main_data.hdf5"
+    with open(data_file, "rb") as source, gzip.open(data_file.with_suffix(".hdf5.gz"), "wb") as target:
+        shutil.copyfileobj(source, target)
+    data_file.unlink()
 
 
 def test_shipped_dataset_is_installed_on_first_use(
@@ -204,6 +236,8 @@ def test_shipped_dataset_is_installed_on_first_use(
     assert local_dataset_ids() == [SHIPPED_ID]
     assert len(demos) == minari.load_dataset(SHIPPED_ID, download=False).total_steps
     assert not [p for p in empty_store.rglob(".aihf-install-*")], "the staging folder is removed"
+    installed = sorted(p.name for p in (empty_store / SHIPPED_ID / "data").iterdir())
+    assert installed == ["main_data.hdf5", "metadata.json"], "the gzipped data file is unpacked in the store"
     assert install_shipped_datasets() == []  # already there: nothing to copy
 
 

@@ -1,4 +1,5 @@
-"""Minari datasets → ``Demonstrations``: load by id from the local Minari store, never from the internet.
+"""Minari datasets → ``Demonstrations`` and ``Trajectory`` pools, loaded by id from the local Minari store
+(never from the internet).
 Also records episodes in the form ``minari.create_dataset_from_buffers`` writes (see ``record_episodes``).
 
 A dataset id names a folder under the local store (``$MINARI_DATASETS_PATH``, else ``~/.minari/datasets``),
@@ -12,6 +13,7 @@ with ``minari download``) loads through the same call.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 import shutil
 import tempfile
@@ -28,6 +30,7 @@ from minari.namespace import create_namespace, list_local_namespaces
 from minari.storage import get_dataset_path
 
 from aihf_control.data.demos import Demonstrations
+from aihf_control.data.preferences import Trajectory
 
 # Datasets shipped with the package, in the folder layout minari uses under its store.
 SHIPPED_DATASETS_ROOT = Path(__file__).resolve().parent.parent / "datasets"
@@ -90,6 +93,7 @@ def _install_shipped_dataset(dataset_id: str) -> bool:
     staging = Path(tempfile.mkdtemp(prefix=".aihf-install-", dir=target.parent))
     try:
         shutil.copytree(SHIPPED_DATASETS_ROOT / dataset_id, staging / "dataset")
+        _decompress_in_place(staging / "dataset")
         try:
             os.replace(staging / "dataset", target)
         except OSError:
@@ -102,6 +106,14 @@ def _install_shipped_dataset(dataset_id: str) -> bool:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return True
+
+
+def _decompress_in_place(folder: Path) -> None:
+    """Replace each ``<name>.gz`` under ``folder`` by ``<name>``: shipped HDF5 files are gzipped (a third the size)."""
+    for packed in folder.glob("**/*.gz"):
+        with gzip.open(packed, "rb") as source, open(packed.with_suffix(""), "wb") as target:
+            shutil.copyfileobj(source, target, length=1 << 20)
+        packed.unlink()
 
 
 def install_shipped_datasets(dataset_ids: Iterable[str] | None = None) -> list[str]:
@@ -271,6 +283,25 @@ def _flat_box_steps(dataset_id: str, name: str, space: spaces.Space, values: obj
     return array.reshape(num_steps, -1)
 
 
+def _load_nonempty(dataset_id: str, env: gym.Env | None, num_episodes: int | None) -> minari.MinariDataset:
+    """The dataset, checked against ``env``'s spaces, non-empty, and holding at least ``num_episodes`` episodes."""
+    dataset = load_local_dataset(dataset_id, env)
+    if env is not None:
+        check_dataset_spaces(dataset, env)
+    if dataset.total_episodes == 0 or dataset.total_steps == 0:
+        raise ValueError(
+            f"Minari dataset '{dataset_id}' is empty ({dataset.total_episodes} episodes, {dataset.total_steps} steps); "
+            f"record a new one with `{MAKE_DATASET_COMMAND} --env "
+            f"{dataset.env_spec.id if dataset.env_spec is not None else '<EnvId>'} --dataset-id <new id>`"
+        )
+    if num_episodes is not None and num_episodes > dataset.total_episodes:
+        raise ValueError(
+            f"asked for {num_episodes} episodes but Minari dataset '{dataset_id}' has only "
+            f"{dataset.total_episodes}; ask for at most {dataset.total_episodes}"
+        )
+    return dataset
+
+
 def load_demonstrations(
     dataset_id: str,
     env: gym.Env | None = None,
@@ -301,20 +332,7 @@ def load_demonstrations(
     for name, value in (("num_transitions", num_transitions), ("num_episodes", num_episodes)):
         if value is not None and value <= 0:
             raise ValueError(f"{name} must be > 0, got {value}; pass None to take the whole dataset")
-    dataset = load_local_dataset(dataset_id, env)
-    if env is not None:
-        check_dataset_spaces(dataset, env)
-    if dataset.total_episodes == 0 or dataset.total_steps == 0:
-        raise ValueError(
-            f"Minari dataset '{dataset_id}' is empty ({dataset.total_episodes} episodes, {dataset.total_steps} steps); "
-            f"record a new one with `{MAKE_DATASET_COMMAND} --env "
-            f"{dataset.env_spec.id if dataset.env_spec is not None else '<EnvId>'} --dataset-id <new id>`"
-        )
-    if num_episodes is not None and num_episodes > dataset.total_episodes:
-        raise ValueError(
-            f"asked for {num_episodes} episodes but Minari dataset '{dataset_id}' has only "
-            f"{dataset.total_episodes}; ask for at most {dataset.total_episodes}"
-        )
+    dataset = _load_nonempty(dataset_id, env, num_episodes)
     if num_transitions is not None and num_transitions > dataset.total_steps:
         raise ValueError(
             f"asked for {num_transitions} transitions but Minari dataset '{dataset_id}' has only "
@@ -348,3 +366,38 @@ def load_demonstrations(
         next_obs=np.concatenate(next_obs)[:limit],
         dones=np.concatenate(dones)[:limit],
     )
+
+
+def load_trajectories(
+    dataset_id: str, env: gym.Env | None = None, num_episodes: int | None = None, seed: int = 0
+) -> list[Trajectory]:
+    """Load a Minari dataset's episodes as ``Trajectory`` with their true rewards: the pool that
+    ``generate_preferences`` cuts segments from (e.g. ``aihf/hopper/mixed-v0``, whose episodes come from
+    checkpoints of rising quality and a random policy).
+
+    An episode that ended in a termination is marked ``terminated``, so its segments may run past the
+    end (padded with absorbing steps); one cut by a time limit is not.
+
+    :param dataset_id: a dataset in the local store or shipped with the package
+    :param env: if given, the dataset's observation and action spaces must match this env's
+    :param num_episodes: take this many episodes, picked by a permutation seeded by ``seed``; None = all,
+        in stored order
+    :param seed: seed of that permutation
+    :return: one ``Trajectory`` per episode
+    """
+    if num_episodes is not None and num_episodes <= 0:
+        raise ValueError(f"num_episodes must be > 0, got {num_episodes}; pass None to take the whole dataset")
+    dataset = _load_nonempty(dataset_id, env, num_episodes)
+    episode_indices = dataset.episode_indices
+    if num_episodes is not None:
+        episode_indices = np.random.default_rng(seed).permutation(episode_indices)[:num_episodes]
+    trajectories = []
+    for episode in dataset.iterate_episodes(episode_indices):
+        steps = len(episode)
+        if steps == 0:
+            continue
+        obs = _flat_box_steps(dataset_id, "observation", dataset.observation_space, episode.observations, steps + 1)
+        acts = _flat_box_steps(dataset_id, "action", dataset.action_space, episode.actions, steps)
+        terminated = bool(np.asarray(episode.terminations)[-1])
+        trajectories.append(Trajectory(obs[:-1], acts, np.asarray(episode.rewards), terminated))
+    return trajectories
