@@ -201,4 +201,29 @@ def test_segment_return_gradient_reaches_the_absorbing_reward():
     absorbing = torch.tensor([[False, True, True]])
     net.segment_return(torch.randn(1, 3, 4), torch.randn(1, 3, 2), absorbing).sum().backward()
     # The absorbing input is the indicator feature alone, so only the first layer's indicator column sees it.
-    assert net.mlp[0].weight.grad[:, -1].abs().sum() > 0
+    assert net.members[0][0].weight.grad[:, -1].abs().sum() > 0
+
+
+def test_ensemble_reward_is_the_mean_of_independently_initialised_members():
+    net = make_net(ensemble_size=3)
+    obs, acts = torch.randn(6, 5, 4), torch.randn(6, 5, 2)
+    absorbing = torch.zeros(6, 5, dtype=torch.bool)
+    absorbing[:, 3:] = True
+    with torch.no_grad():
+        members = net.member_rewards(obs, acts)
+        assert members.shape == (3, 6, 5)
+        assert not torch.allclose(members[0], members[1]), "members start from different weights"
+        torch.testing.assert_close(net(obs, acts), members.mean(dim=0))
+        returns = net.member_segment_returns(obs, acts, absorbing)
+        assert returns.shape == (3, 6)
+        torch.testing.assert_close(net.segment_return(obs, acts, absorbing), returns.mean(dim=0))
+        terminated = torch.tensor([1.0, 0, 0, 1, 0, 0])
+        transitions = net.member_transition_rewards(obs[:, 0], acts[:, 0], terminated, 0.99)
+        assert transitions.shape == (3, 6)
+        torch.testing.assert_close(net.transition_reward(obs[:, 0], acts[:, 0], terminated, 0.99), transitions.mean(0))
+
+
+@pytest.mark.parametrize("size", [0, -1, 1.5, True])
+def test_ensemble_size_must_be_a_positive_integer(size):
+    with pytest.raises(ValueError, match="ensemble_size must be a positive integer"):
+        make_net(ensemble_size=size)

@@ -19,6 +19,7 @@ from aihf_control.data import (
     load_trajectories,
     shipped_dataset_ids,
 )
+from aihf_control.data.describe import main as describe_main
 
 # env id → the least demonstrator return that makes the data worth learning from
 STRONG_RETURN = {"Hopper-v5": 2_500.0}
@@ -49,6 +50,8 @@ def test_shipped_demonstrations_come_from_a_strong_demonstrator(env_id: str, fre
     assert np.mean(returns) >= STRONG_RETURN[env_id]
     assert metadata["ref_max_score"] == pytest.approx(metadata["demonstrator_evaluation"]["return_mean"])
     assert metadata["ref_max_score"] >= STRONG_RETURN[env_id] > 10 * abs(metadata["ref_min_score"])
+    summary = describe_main([expert_id])[0]  # the command README quotes
+    assert summary["return_mean"] == pytest.approx(np.mean(returns), rel=1e-5) and summary["episodes"] == len(returns)
     # Different seeds pick different demonstration episodes.
     other = load_demonstrations(expert_id, env=env, num_transitions=10_000, seed=1)
     assert not np.array_equal(demos.obs, other.obs)

@@ -13,18 +13,21 @@ from aihf_control.data.minari_datasets import (
     minari_store_path,
     shipped_dataset_ids,
 )
+from aihf_control.data.online import OnlinePreferenceGatherer, disagreement, recent_trajectories
 from aihf_control.data.preferences import Preferences, Trajectory, cut_segments, generate_preferences
 from aihf_control.data.teachers import ScriptedTeacher
 
 __all__ = [
     "Demonstrations",
     "MinariDatasetNotFoundError",
+    "OnlinePreferenceGatherer",
     "Preferences",
     "ScriptedTeacher",
     "Trajectory",
     "check_dataset_spaces",
     "cut_segments",
     "default_dataset_id",
+    "disagreement",
     "generate_preferences",
     "install_shipped_datasets",
     "load_demonstrations",
@@ -32,6 +35,7 @@ __all__ = [
     "load_trajectories",
     "local_dataset_ids",
     "minari_store_path",
+    "recent_trajectories",
     "record_demonstrations",
     "shipped_dataset_ids",
 ]

@@ -126,6 +126,48 @@ class Preferences:
         check_feature_size("preference segments", self.obs_1.shape[2], "observation", observation_space)
         check_feature_size("preference segments", self.acts_1.shape[2], "action", action_space)
 
+    @classmethod
+    def concatenate(cls, parts: Sequence[Preferences]) -> Preferences:
+        """One dataset holding all pairs of ``parts``, in order (e.g. the batches of online queries so far).
+
+        True rewards are kept only if every part has them. A part without absorbing masks has no padded
+        steps, so it counts as all-False masks: the masks are kept if any part has them.
+
+        :param parts: datasets whose segments have one length and one observation / action size
+        :return: the joined dataset; its metadata is None if no part has metadata, else
+            ``{"parts": [each part's metadata, None where a part has none]}``
+        """
+        if isinstance(parts, (str, bytes)) or not isinstance(parts, Sequence) or len(parts) == 0:
+            raise ValueError("Preferences.concatenate needs a non-empty list of Preferences to join")
+        for i, part in enumerate(parts):
+            if not isinstance(part, Preferences):
+                raise TypeError(f"Preferences.concatenate: parts[{i}] is a {type(part).__name__}, not a Preferences")
+        first = parts[0]
+        for i, part in enumerate(parts):
+            if part.obs_1.shape[1:] != first.obs_1.shape[1:] or part.acts_1.shape[2] != first.acts_1.shape[2]:
+                raise ValueError(
+                    f"Preferences.concatenate: parts[{i}] has segments of {part.segment_length} steps, observation "
+                    f"size {part.obs_1.shape[2]} and action size {part.acts_1.shape[2]}, but parts[0] has "
+                    f"{first.segment_length}, {first.obs_1.shape[2]} and {first.acts_1.shape[2]}: only datasets "
+                    "of one segment length from one environment can be joined"
+                )
+        arrays = {name: np.concatenate([getattr(p, name) for p in parts]) for name in _ARRAY_FIELDS[:5]}
+        for name in ("true_rewards_1", "true_rewards_2"):
+            if all(getattr(p, name) is not None for p in parts):
+                arrays[name] = np.concatenate([getattr(p, name) for p in parts])
+        for name in ("absorbing_1", "absorbing_2"):
+            if any(getattr(p, name) is not None for p in parts):
+                # A part without a mask has no padded step: all False, (N_i, T).
+                masks = [getattr(p, name) for p in parts]
+                arrays[name] = np.concatenate(
+                    [
+                        np.zeros((len(p), p.segment_length), dtype=bool) if m is None else m
+                        for p, m in zip(parts, masks, strict=True)
+                    ]
+                )
+        has_metadata = any(p.metadata is not None for p in parts)
+        return cls(**arrays, metadata={"parts": [p.metadata for p in parts]} if has_metadata else None)
+
     def save(self, path: str | os.PathLike) -> None:
         """Write the dataset to ``path`` (exactly that name; no suffix is added) as a compressed .npz file.
 

@@ -23,8 +23,8 @@ import torch.nn.functional as F
 def demo_loss(demo_rewards: torch.Tensor, policy_rewards: torch.Tensor) -> torch.Tensor:
     """ML-IRL loss ``-(mean r(demo) - mean r(policy))``.
 
-    :param demo_rewards: (B_demo,) r_θ on demonstrated transitions
-    :param policy_rewards: (B_pi,) r_θ on transitions of the current policy
+    :param demo_rewards: (..., B_demo) r_θ on demonstrated transitions (leading dimensions: ensemble members)
+    :param policy_rewards: (..., B_pi) r_θ on transitions of the current policy
     :return: scalar loss
     """
     return policy_rewards.mean() - demo_rewards.mean()
@@ -35,13 +35,15 @@ def preference_loss(returns_1: torch.Tensor, returns_2: torch.Tensor, labels: to
 
     For a hard label y = 1 (σ¹ ≻ σ²) this is ``-log σ(R¹ - R²)``; y = 0.5 means "equally good".
 
-    :param returns_1: (B,) R_θ(σ¹), the sum of r_θ over the first segment of each pair
-    :param returns_2: (B,) R_θ(σ²)
+    :param returns_1: (..., B) R_θ(σ¹), the sum of r_θ over the first segment of each pair; leading
+        dimensions (e.g. reward ensemble members) share the labels
+    :param returns_2: (..., B) R_θ(σ²)
     :param labels: (B,) y = P(σ¹ ≻ σ²) in [0, 1]
     :return: scalar loss
     """
+    logits = returns_1 - returns_2  # (..., B)
     # BCE-with-logits is the numerically stable form of the expression above.
-    return F.binary_cross_entropy_with_logits(returns_1 - returns_2, labels)
+    return F.binary_cross_entropy_with_logits(logits, labels.expand_as(logits))
 
 
 def preference_accuracy(returns_1: torch.Tensor, returns_2: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -31,6 +31,9 @@ class RewardNet(nn.Module):
     :param hidden_sizes: sizes of the hidden layers
     :param state_only: if True, r depends on s only (actions are ignored)
     :param reward_bound: |r| stays below this value
+    :param ensemble_size: number of independently initialised MLPs (members); r_θ is their mean.
+        Each member is trained on its own copy of the loss (``member_*`` methods), so their spread
+        measures the reward's uncertainty, which disagreement-based query selection uses (PEBBLE).
     """
 
     def __init__(
@@ -42,10 +45,13 @@ class RewardNet(nn.Module):
         hidden_sizes: Sequence[int] = (256, 256),
         state_only: bool = False,
         reward_bound: float = 10.0,
+        ensemble_size: int = 1,
     ) -> None:
         super().__init__()
         if reward_bound <= 0:
             raise ValueError(f"reward_bound must be > 0, got {reward_bound}")
+        if isinstance(ensemble_size, bool) or not isinstance(ensemble_size, int) or ensemble_size < 1:
+            raise ValueError(f"ensemble_size must be a positive integer, got {ensemble_size!r}")
         self.obs_dim, self.act_dim = obs_dim, act_dim
         self.state_only = state_only
         self.reward_bound = float(reward_bound)
@@ -60,16 +66,15 @@ class RewardNet(nn.Module):
         self.register_buffer("act_center", torch.as_tensor(center, dtype=torch.float32))
         self.register_buffer("act_half_range", torch.as_tensor(np.maximum(half_range, 1e-6), dtype=torch.float32))
 
-        layers: list[nn.Module] = []
         in_dim = obs_dim + (0 if state_only else act_dim) + 1  # + absorbing indicator
         absorbing_input = torch.zeros(in_dim)
         absorbing_input[-1] = 1.0
         self.register_buffer("absorbing_input", absorbing_input, persistent=False)
-        for size in hidden_sizes:
-            layers += [nn.Linear(in_dim, size), nn.ReLU()]
-            in_dim = size
-        layers.append(nn.Linear(in_dim, 1))
-        self.mlp = nn.Sequential(*layers)
+        self.members = nn.ModuleList(_mlp(in_dim, hidden_sizes) for _ in range(ensemble_size))
+
+    @property
+    def ensemble_size(self) -> int:
+        return len(self.members)
 
     def set_observation_stats(self, mean: torch.Tensor | np.ndarray, std: torch.Tensor | np.ndarray) -> None:
         """Fix the observation standardisation; dimensions with (near) zero spread are left unscaled."""
@@ -95,9 +100,17 @@ class RewardNet(nn.Module):
         features.append(torch.zeros_like(x[..., :1]))  # not the absorbing state
         return torch.cat(features, dim=-1)
 
+    def member_rewards_of_features(self, features: torch.Tensor) -> torch.Tensor:
+        """:param features: (..., in_dim) from ``features``  :return: (E, ...) each member's bounded rewards"""
+        return torch.stack([self._bound(member(features).squeeze(-1)) for member in self.members])
+
     def reward_of_features(self, features: torch.Tensor) -> torch.Tensor:
-        """:param features: (..., in_dim) from ``features``  :return: (...,) bounded rewards"""
-        return self._bound(self.mlp(features).squeeze(-1))
+        """:param features: (..., in_dim) from ``features``  :return: (...,) bounded rewards (the members' mean)"""
+        return self.member_rewards_of_features(features).mean(dim=0)
+
+    def member_rewards(self, obs: torch.Tensor, acts: torch.Tensor) -> torch.Tensor:
+        """:param obs: (..., obs_dim)  :param acts: (..., act_dim)  :return: (E, ...) each member's r(s, a)"""
+        return self.member_rewards_of_features(self.features(obs, acts))
 
     def forward(self, obs: torch.Tensor, acts: torch.Tensor) -> torch.Tensor:
         """r_θ(s, a).
@@ -111,6 +124,16 @@ class RewardNet(nn.Module):
     def absorbing_reward(self) -> torch.Tensor:
         """r_θ of the absorbing state (a scalar)."""
         return self.reward_of_features(self.absorbing_input)
+
+    def member_transition_rewards(
+        self, obs: torch.Tensor, acts: torch.Tensor, terminated: torch.Tensor, gamma: float, absorbing: bool = True
+    ) -> torch.Tensor:
+        """``transition_reward`` of each member: (E, B)."""
+        rewards = self.member_rewards(obs, acts)  # (E, B)
+        if not absorbing:
+            return rewards
+        r_abs = self.member_rewards_of_features(self.absorbing_input)  # (E,)
+        return rewards + terminated.reshape(1, -1) * (gamma / (1.0 - gamma)) * r_abs[:, None]
 
     def transition_reward(
         self, obs: torch.Tensor, acts: torch.Tensor, terminated: torch.Tensor, gamma: float, absorbing: bool = True
@@ -130,10 +153,7 @@ class RewardNet(nn.Module):
         :param absorbing: if False, return plain r_θ(s, a) (termination ends the return)
         :return: (B,) rewards
         """
-        rewards = self(obs, acts)
-        if not absorbing:
-            return rewards
-        return rewards + terminated.reshape(rewards.shape) * (gamma / (1.0 - gamma)) * self.absorbing_reward()
+        return self.member_transition_rewards(obs, acts, terminated, gamma, absorbing).mean(dim=0)
 
     def segment_return(
         self, obs: torch.Tensor, acts: torch.Tensor, absorbing: torch.Tensor | None = None, absorbing_state: bool = True
@@ -150,8 +170,26 @@ class RewardNet(nn.Module):
         :param absorbing_state: if False, padded steps are worth 0 (termination ends the return)
         :return: (B,) segment returns
         """
-        rewards = self(obs, acts)  # (B, T)
+        return self.member_segment_returns(obs, acts, absorbing, absorbing_state).mean(dim=0)
+
+    def member_segment_returns(
+        self, obs: torch.Tensor, acts: torch.Tensor, absorbing: torch.Tensor | None = None, absorbing_state: bool = True
+    ) -> torch.Tensor:
+        """``segment_return`` of each member: (E, B)."""
+        rewards = self.member_rewards(obs, acts)  # (E, B, T)
         if absorbing is None:
             return rewards.sum(dim=-1)
-        after_end = self.absorbing_reward() if absorbing_state else torch.zeros_like(rewards)
+        if absorbing_state:
+            after_end = self.member_rewards_of_features(self.absorbing_input)[:, None, None]  # (E, 1, 1)
+        else:
+            after_end = torch.zeros_like(rewards)
         return torch.where(absorbing, after_end, rewards).sum(dim=-1)
+
+
+def _mlp(in_dim: int, hidden_sizes: Sequence[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for size in hidden_sizes:
+        layers += [nn.Linear(in_dim, size), nn.ReLU()]
+        in_dim = size
+    layers.append(nn.Linear(in_dim, 1))
+    return nn.Sequential(*layers)

@@ -17,7 +17,9 @@ from stable_baselines3 import SAC
 from stable_baselines3.common.base_class import maybe_make_env
 
 from aihf_control.data.demos import Demonstrations
+from aihf_control.data.online import OnlinePreferenceGatherer, recent_trajectories
 from aihf_control.data.preferences import Preferences
+from aihf_control.data.teachers import ScriptedTeacher
 from aihf_control.rewards.losses import aihf_loss, demo_loss, gradient_penalty, preference_accuracy, preference_loss
 from aihf_control.rewards.nets import RewardNet
 from aihf_control.sb3.relabel_buffer import RelabelingReplayBuffer
@@ -91,6 +93,24 @@ class AIHF(SAC):
     :param normalize_reward_inputs: standardise the reward net's observations with the mean and std
         of the feedback data (fixed for the run)
     :param learning_starts: env steps of random actions before SAC and the reward start learning
+    :param reward_ensemble_size: independently trained reward MLPs; r_θ is their mean and their
+        spread drives ``query_selection="disagreement"`` (PEBBLE uses 3)
+    :param preference_source: ``"offline"``: learn from ``preferences`` as given; ``"online"``: also
+        ask ``teacher`` about segments of the agent's own recent rollouts, ``queries_per_round``
+        queries every ``query_every`` env steps (the first round at the first reward update) until
+        ``preference_budget`` queries have been asked. ``preferences``, if given, are the starting set.
+        The gathered pairs are in ``model.preferences``; save them with ``model.preferences.save(path)``
+        (feedback data is not saved with the model)
+    :param teacher: the scripted teacher that labels online queries on the env's true reward
+        (``ScriptedTeacher.oracle()``, ``ScriptedTeacher.named("mistake")``, ...); online only
+    :param preference_budget: total online queries (asked, skipped ones included, as in B-Pref)
+    :param queries_per_round: online queries per round
+    :param query_every: env steps between two rounds of online queries
+    :param query_selection: ``"uniform"`` random segment pairs, or ``"disagreement"``: of
+        ``10 · queries_per_round`` candidates, the pairs whose preference probability varies most across
+        the reward ensemble (needs ``reward_ensemble_size >= 2``)
+    :param segment_length: steps per online query segment; segments that reach a fall are kept, padded
+        with absorbing steps
     :param replay_buffer_class: must be ``RelabelingReplayBuffer`` or a subclass (the default)
     :param kwargs: any other ``stable_baselines3.SAC`` argument (learning_rate, batch_size,
         gamma, tensorboard_log, seed, device, verbose, ...)
@@ -118,15 +138,42 @@ class AIHF(SAC):
         absorbing_state: bool = True,
         normalize_reward_inputs: bool = True,
         learning_starts: int = 5_000,
+        reward_ensemble_size: int = 1,
+        preference_source: str = "offline",
+        teacher: ScriptedTeacher | None = None,
+        preference_budget: int = 2_000,
+        queries_per_round: int = 100,
+        query_every: int = 10_000,
+        query_selection: str = "uniform",
+        segment_length: int = 50,
         replay_buffer_class: type[RelabelingReplayBuffer] | None = None,
         _init_setup_model: bool = True,
         **kwargs: Any,
     ) -> None:
         if _init_setup_model:
-            if demonstrations is None and preferences is None:
+            if preference_source not in ("offline", "online"):
+                raise ValueError(f"preference_source must be 'offline' or 'online', got {preference_source!r}")
+            online = preference_source == "online"
+            if online and not isinstance(teacher, ScriptedTeacher):
+                raise ValueError(
+                    "preference_source='online' needs a teacher to label the queries, e.g. "
+                    f"teacher=ScriptedTeacher.oracle(); got {type(teacher).__name__}"
+                )
+            if not online and teacher is not None:
+                raise ValueError("a teacher is only used with preference_source='online'; pass that, or drop teacher")
+            if demonstrations is None and preferences is None and not online:
                 raise ValueError(
                     "AIHF needs feedback to learn a reward from: pass demonstrations=Demonstrations(...), "
-                    "preferences=Preferences(...), or both"
+                    "preferences=Preferences(...), both, or preference_source='online' with a teacher"
+                )
+            if online and preference_weight == 0:
+                raise ValueError("preference_source='online' gathers preferences, but preference_weight is 0")
+            if query_selection not in ("uniform", "disagreement"):
+                raise ValueError(f"query_selection must be 'uniform' or 'disagreement', got {query_selection!r}")
+            if query_selection == "disagreement" and reward_ensemble_size < 2:
+                raise ValueError(
+                    "query_selection='disagreement' ranks queries by the spread of a reward ensemble: "
+                    f"pass reward_ensemble_size >= 2 (PEBBLE uses 3), got {reward_ensemble_size}"
                 )
             _check_type("demonstrations", demonstrations, Demonstrations)
             _check_type("preferences", preferences, Preferences)
@@ -136,6 +183,11 @@ class AIHF(SAC):
                 ("reward_batch_size", reward_batch_size),
                 ("preference_batch_size", preference_batch_size),
                 ("policy_window", policy_window),
+                ("reward_ensemble_size", reward_ensemble_size),
+                ("preference_budget", preference_budget),
+                ("queries_per_round", queries_per_round),
+                ("query_every", query_every),
+                ("segment_length", segment_length),
             ):
                 if int(value) <= 0:
                     raise ValueError(f"{name} must be a positive integer, got {value}")
@@ -170,6 +222,16 @@ class AIHF(SAC):
         self.state_only_reward = bool(state_only_reward)
         self.absorbing_state = bool(absorbing_state)
         self.normalize_reward_inputs = bool(normalize_reward_inputs)
+        self.reward_ensemble_size = int(reward_ensemble_size)
+        self.preference_source = preference_source
+        self.teacher = teacher
+        self.preference_budget = int(preference_budget)
+        self.queries_per_round = int(queries_per_round)
+        self.query_every = int(query_every)
+        self.query_selection = query_selection
+        self.segment_length = int(segment_length)
+        self.queries_asked = 0
+        self._next_query_round = 0
         self.reward_updates = 0
         self._next_reward_update = 0
         self.reward_net: RewardNet
@@ -203,6 +265,7 @@ class AIHF(SAC):
             hidden_sizes=self.reward_net_arch,
             state_only=self.state_only_reward,
             reward_bound=self.reward_bound,
+            ensemble_size=self.reward_ensemble_size,
         ).to(self.device)
         self.reward_optimizer = torch.optim.Adam(
             self.reward_net.parameters(), lr=self.reward_learning_rate, weight_decay=self.reward_weight_decay
@@ -247,7 +310,8 @@ class AIHF(SAC):
                 setattr(fb, f"pref_absorbing_{i}", torch.as_tensor(absorbing, device=self.device))
                 observed.append(getattr(preferences, f"obs_{i}")[~absorbing])  # padded steps hold zeros
         self._feedback = fb
-        if self.normalize_reward_inputs and observed and self.num_timesteps == 0 and self.reward_updates == 0:
+        # Before the first reward update (online preferences may arrive only then).
+        if self.normalize_reward_inputs and observed and self.reward_updates == 0:
             # Standardise the reward's inputs with the feedback's own statistics, fixed for
             # the run. (A loaded model keeps the statistics it was trained with.)
             all_obs = np.concatenate(observed)
@@ -293,9 +357,41 @@ class AIHF(SAC):
 
     def train(self, gradient_steps: int, batch_size: int = 64) -> None:
         if self.num_timesteps >= self._next_reward_update:
+            if self.preference_source == "online" and self.num_timesteps >= self._next_query_round:
+                self._gather_preferences()
+                self._next_query_round = self.num_timesteps + self.query_every
             self._update_reward()
             self._next_reward_update = self.num_timesteps + self.alignment_steps
         super().train(gradient_steps, batch_size)
+
+    def _gather_preferences(self) -> None:
+        """One round of online queries on segments of the last ``policy_window`` env steps."""
+        num_queries = min(self.queries_per_round, self.preference_budget - self.queries_asked)
+        if num_queries <= 0:
+            return
+        gatherer = OnlinePreferenceGatherer(self.teacher, self.segment_length, self.query_selection)
+        trajectories = recent_trajectories(self.replay_buffer, max(1, self.policy_window // self.n_envs))
+        gathered = gatherer.gather(trajectories, num_queries, self._query_rng(), self._ensemble_returns)
+        self.queries_asked += num_queries
+        self.logger.record("reward/queries_asked", self.queries_asked)
+        if gathered is None:  # the teacher skipped every query of this round
+            return
+        self.preferences = (
+            gathered if self.preferences is None else Preferences.concatenate([self.preferences, gathered])
+        )
+        self._set_feedback(self.demonstrations, self.preferences)
+        self.logger.record("reward/num_preferences", len(self.preferences))
+
+    def _query_rng(self) -> np.random.Generator:
+        # Seeded by the model's seed and the round, so a seeded run asks the same queries.
+        return np.random.default_rng([self.seed or 0, self.queries_asked])
+
+    @torch.no_grad()
+    def _ensemble_returns(self, obs: np.ndarray, acts: np.ndarray, absorbing: np.ndarray) -> np.ndarray:
+        """(E, K) segment returns of K candidate segments under each reward ensemble member."""
+        to = lambda x: torch.as_tensor(x, device=self.device)  # noqa: E731
+        returns = self.reward_net.member_segment_returns(to(obs), to(acts), to(absorbing), self.absorbing_state)
+        return returns.cpu().numpy()
 
     def _recent_policy_transitions(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
         """The last ``policy_window`` env steps of all envs: obs, acts, terminated, true rewards."""
@@ -308,15 +404,15 @@ class AIHF(SAC):
         to = lambda x: torch.as_tensor(x, dtype=torch.float32, device=self.device)  # noqa: E731
         return to(obs), to(acts), to(terminated), true_rewards
 
-    def _segment_returns(self, pairs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """R_θ(σ¹), R_θ(σ²) of the preference pairs ``pairs`` (B,), padded steps worth the absorbing reward."""
+    def _segment_returns(self, pairs: torch.Tensor, members: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """R_θ(σ¹), R_θ(σ²) of the preference pairs ``pairs`` (B,), padded steps worth the absorbing reward.
+
+        :return: two (B,) tensors, or (E, B) per ensemble member with ``members=True``
+        """
         fb, net = self._feedback, self.reward_net
-        r1 = net.segment_return(
-            fb.pref_obs_1[pairs], fb.pref_acts_1[pairs], fb.pref_absorbing_1[pairs], self.absorbing_state
-        )
-        r2 = net.segment_return(
-            fb.pref_obs_2[pairs], fb.pref_acts_2[pairs], fb.pref_absorbing_2[pairs], self.absorbing_state
-        )
+        returns = net.member_segment_returns if members else net.segment_return
+        r1 = returns(fb.pref_obs_1[pairs], fb.pref_acts_1[pairs], fb.pref_absorbing_1[pairs], self.absorbing_state)
+        r2 = returns(fb.pref_obs_2[pairs], fb.pref_acts_2[pairs], fb.pref_absorbing_2[pairs], self.absorbing_state)
         return r1, r2
 
     def _update_reward(self) -> None:
@@ -325,6 +421,8 @@ class AIHF(SAC):
         use_demos = fb.demo_obs is not None and self.demo_weight > 0
         use_prefs = fb.pref_labels is not None and self.preference_weight > 0
         if not (use_demos or use_prefs):
+            if self.preference_source == "online":
+                return  # no query answered yet (the teacher skipped them all): r_θ waits for the next round
             raise RuntimeError(
                 "this AIHF model has no feedback to learn its reward from (a loaded model does not keep its data): "
                 "call model.set_feedback(demonstrations=..., preferences=...) before learn()"
@@ -333,25 +431,34 @@ class AIHF(SAC):
         pol_obs, pol_acts, pol_term, pol_true = self._recent_policy_transitions()
         demo_losses, pref_losses, penalties = [], [], []
         for step in range(self.reward_gradient_steps):
+            # Rewards and returns carry a leading ensemble dimension E: each member gets its own loss
+            # terms (the losses average over all leading dimensions), so members learn independently.
             demo_r = policy_r = r1 = r2 = labels = penalty = None
             if use_demos:
                 d = torch.as_tensor(np.random.randint(0, len(fb.demo_obs), self.reward_batch_size), device=self.device)
                 p = torch.as_tensor(np.random.randint(0, len(pol_obs), self.reward_batch_size), device=self.device)
-                demo_r = net.transition_reward(fb.demo_obs[d], fb.demo_acts[d], fb.demo_terminated[d], gamma, absorbing)
-                policy_r = net.transition_reward(pol_obs[p], pol_acts[p], pol_term[p], gamma, absorbing)
+                demo_r = net.member_transition_rewards(
+                    fb.demo_obs[d], fb.demo_acts[d], fb.demo_terminated[d], gamma, absorbing
+                )  # (E, B)
+                policy_r = net.member_transition_rewards(pol_obs[p], pol_acts[p], pol_term[p], gamma, absorbing)
                 demo_losses.append(demo_loss(demo_r, policy_r).item())
                 if self.reward_gradient_penalty > 0:
-                    penalty = gradient_penalty(
-                        net.reward_of_features,
-                        net.features(fb.demo_obs[d], fb.demo_acts[d]),
-                        net.features(pol_obs[p], pol_acts[p]),
-                    )
+                    demo_features = net.features(fb.demo_obs[d], fb.demo_acts[d])
+                    policy_features = net.features(pol_obs[p], pol_acts[p])
+                    penalty = torch.stack(
+                        [
+                            gradient_penalty(
+                                lambda x, e=e: net.member_rewards_of_features(x)[e], demo_features, policy_features
+                            )
+                            for e in range(net.ensemble_size)
+                        ]
+                    ).mean()
                     penalties.append(penalty.item())
             if use_prefs:
                 q = torch.as_tensor(
                     np.random.randint(0, len(fb.pref_labels), self.preference_batch_size), device=self.device
                 )
-                r1, r2 = self._segment_returns(q)  # (B,), (B,)
+                r1, r2 = self._segment_returns(q, members=True)  # (E, B), (E, B)
                 labels = fb.pref_labels[q]
             loss = aihf_loss(demo_r, policy_r, r1, r2, labels, self.demo_weight, self.preference_weight)
             if penalty is not None:
@@ -415,7 +522,8 @@ class AIHF(SAC):
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
     ) -> SelfAIHF:
-        if self._feedback.demo_obs is None and self._feedback.pref_labels is None:
+        no_feedback = self._feedback.demo_obs is None and self._feedback.pref_labels is None
+        if no_feedback and self.preference_source != "online":
             raise RuntimeError(
                 "this AIHF model has no feedback to learn its reward from (a loaded model does not keep its data): "
                 "call model.set_feedback(demonstrations=..., preferences=...) or pass them to AIHF.load(...)"
@@ -424,6 +532,7 @@ class AIHF(SAC):
             # num_timesteps restarts at 0, so must the reward-update schedule: a model trained (or
             # loaded) with N steps would otherwise not update its reward for its first N new steps.
             self._next_reward_update = 0
+            self._next_query_round = 0
         return super().learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
 
     # ------------------------------------------------------------------ save / load
