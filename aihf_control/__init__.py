@@ -1,6 +1,8 @@
 """aihf-control: Alignment with Integrated Human Feedback for robot control, on Stable-Baselines3."""
 
 from aihf_control.algos.aihf import AIHF
+from aihf_control.algos.bc import BC
+from aihf_control.algos.rlhf import RLHF
 from aihf_control.data import Demonstrations, Preferences, record_demonstrations
 from aihf_control.rewards import RewardNet, aihf_loss, demo_loss, preference_loss
 from aihf_control.sb3 import RelabelingReplayBuffer, TrueReturnEvalCallback
@@ -9,6 +11,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AIHF",
+    "BC",
+    "RLHF",
     "Demonstrations",
     "Preferences",
     "RelabelingReplayBuffer",
