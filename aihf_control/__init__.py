@@ -2,6 +2,7 @@
 
 from aihf_control.algos.aihf import AIHF
 from aihf_control.algos.bc import BC
+from aihf_control.algos.ipl import IPL
 from aihf_control.algos.rlhf import RLHF
 from aihf_control.data import Demonstrations, Preferences, record_demonstrations
 from aihf_control.rewards import RewardNet, aihf_loss, demo_loss, preference_loss
@@ -12,6 +13,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AIHF",
     "BC",
+    "IPL",
     "RLHF",
     "Demonstrations",
     "Preferences",

@@ -490,3 +490,21 @@ def test_vec_env_and_vec_normalize(feedback_factory, small_aihf_kwargs):
     expected = model.reward_net(raw.observations, raw.actions)
     torch.testing.assert_close(batch.rewards.squeeze(-1), expected)
     assert not torch.allclose(batch.observations, raw.observations.float())  # SAC's inputs are normalised
+
+
+def test_the_reward_sees_actions_in_the_env_units_like_the_feedback(small_aihf_kwargs, feedback_factory):
+    """SAC stores actions scaled to [-1, 1]; Pendulum's are in [-2, 2]. The learned reward must see the
+    env's units everywhere (relabelling, the demo loss's policy samples), as the demonstrations hold them."""
+    demos, _ = feedback_factory("Pendulum-v1", n_demo_steps=50, n_pairs=2, segment_length=3, seed=0)
+    model = make_model(gym.make("Pendulum-v1"), small_aihf_kwargs, demos=demos)
+    model.learn(120)
+    buf = model.replay_buffer
+    stored = buf.actions[:50, 0]
+    assert np.abs(stored).max() <= 1.0
+    env_units = model.policy.unscale_action(stored)
+    obs = torch.as_tensor(buf.observations[:50, 0])
+    with torch.no_grad():
+        relabelled = model._buffer_reward(obs, torch.as_tensor(stored), torch.zeros(50)).numpy()
+    np.testing.assert_allclose(relabelled, model.predict_reward(buf.observations[:50, 0], env_units), rtol=1e-5)
+    _, policy_acts, _, _ = model._recent_policy_transitions()
+    assert np.abs(policy_acts.numpy()).max() > 1.0, "policy transitions are in the env's [-2, 2]"

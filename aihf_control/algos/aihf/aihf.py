@@ -7,7 +7,7 @@ Glue only: the objective is in ``aihf_control.rewards.losses``, the reward net i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import gymnasium as gym
@@ -332,7 +332,11 @@ class AIHF(SAC):
     # ------------------------------------------------------------------ rewards
 
     def _buffer_reward(self, obs: torch.Tensor, acts: torch.Tensor, terminated: torch.Tensor) -> torch.Tensor:
-        return self.reward_net.transition_reward(obs, acts, terminated, self.gamma, self.absorbing_state)
+        # SAC stores actions scaled to [-1, 1]; the reward net, like the feedback data, uses the env's units.
+        low = torch.as_tensor(self.action_space.low, dtype=acts.dtype, device=acts.device)
+        high = torch.as_tensor(self.action_space.high, dtype=acts.dtype, device=acts.device)
+        env_acts = low + 0.5 * (acts + 1.0) * (high - low)  # SB3's unscale_action, in torch
+        return self.reward_net.transition_reward(obs, env_acts, terminated, self.gamma, self.absorbing_state)
 
     def predict_reward(self, observations: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """The learned reward r_θ(s, a) (without the absorbing-state term), numpy in, numpy out.
@@ -370,7 +374,10 @@ class AIHF(SAC):
         if num_queries <= 0:
             return
         gatherer = OnlinePreferenceGatherer(self.teacher, self.segment_length, self.query_selection)
-        trajectories = recent_trajectories(self.replay_buffer, max(1, self.policy_window // self.n_envs))
+        trajectories = [  # in the env's action units, like offline preferences (the buffer holds SAC's [-1, 1])
+            replace(t, acts=self.policy.unscale_action(t.acts))
+            for t in recent_trajectories(self.replay_buffer, max(1, self.policy_window // self.n_envs))
+        ]
         gathered = gatherer.gather(trajectories, num_queries, self._query_rng(), self._ensemble_returns)
         self.queries_asked += num_queries
         self.logger.record("reward/queries_asked", self.queries_asked)
@@ -398,7 +405,7 @@ class AIHF(SAC):
         buf = self.replay_buffer
         idx = buf.recent_indices(max(1, self.policy_window // self.n_envs))
         obs = buf.observations[idx].reshape(-1, buf.obs_shape[0])
-        acts = buf.actions[idx].reshape(-1, buf.action_dim)
+        acts = self.policy.unscale_action(buf.actions[idx].reshape(-1, buf.action_dim))
         terminated = (buf.dones[idx] * (1 - buf.timeouts[idx])).reshape(-1)
         true_rewards = buf.rewards[idx].reshape(-1)
         to = lambda x: torch.as_tensor(x, dtype=torch.float32, device=self.device)  # noqa: E731
