@@ -80,7 +80,8 @@ def test_bc_input_errors(hopper_demos):
         BC("MlpPolicy", "Pendulum-v1", demonstrations=hopper_demos).learn(1)
     with pytest.raises(TypeError, match="continuous actions"):
         BC("MlpPolicy", "CartPole-v1", demonstrations=hopper_demos)
-    model = BC("MlpPolicy", "Hopper-v5", demonstrations=hopper_demos, device="cpu")
+    model = BC("MlpPolicy", "Hopper-v5", demonstrations=hopper_demos, device="cpu").learn(300)
+    assert model.num_timesteps == 300
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         BehaviourCloner(model, hopper_demos, batch_size=0)
 

@@ -1,0 +1,438 @@
+"""Shared code of ``python -m benchmarks.hopper`` (and halfcheetah, walker2d): AIHF against its ablations,
+RLHF, IPL, BC and SAC on the true reward, on the shipped Minari datasets.
+
+For each method, number of preferences and seed, one run: the feedback is loaded (demonstrations from
+``aihf/<env>/expert-v0``, preference segments cut from ``aihf/<env>/mixed-v0`` and labelled by a scripted
+teacher on the true reward), the model learns for ``--timesteps`` env steps and its true return is
+evaluated every ``--eval-freq`` steps. Each run writes a TensorBoard run; at the end the folder holds
+``results.json`` (every curve, the configuration and the versions), ``comparison.png`` (mean ± std over
+seeds) and ``summary.md`` (the table printed at the end). The env's true reward is used for evaluation
+and by the synthetic teacher only, except by ``sac-true``, the ceiling.
+
+Methods:
+  aihf         AIHF: reward from demonstrations and preferences jointly, SAC from random init
+  aihf-demos   ablation: demonstrations only (preference term off: ML-IRL)
+  aihf-prefs   ablation: preferences only (demo term off), from random init
+  rlhf         RLHF: BC init on the demonstrations, Bradley-Terry reward from preferences, SAC
+  ipl          IPL: BC init, implicit reward Q - γV(s') fitted to preferences (no reward net)
+  bc           behaviour cloning of SAC's actor on the demonstrations (no env steps: a flat line)
+  sac-true     SAC on the env's true reward: the ceiling
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+METHODS = ("aihf", "aihf-demos", "aihf-prefs", "rlhf", "ipl", "bc", "sac-true")
+USES_PREFERENCES = {"aihf", "aihf-prefs", "rlhf", "ipl"}
+USES_DEMONSTRATIONS = {"aihf", "aihf-demos", "rlhf", "ipl", "bc"}
+TEACHERS = ("oracle", "stochastic", "mistake", "myopic", "skip", "equal")
+FINAL_EVALS = 3  # the final return of a run is the mean of its last FINAL_EVALS evaluations
+
+
+@dataclass
+class Profile:
+    """Everything a benchmark run needs besides the env; the command-line options override any field."""
+
+    timesteps: int
+    seeds: list[int]
+    num_demos: int
+    num_prefs: list[int]
+    eval_freq: int
+    eval_episodes: int
+    learning_starts: int
+    net_arch: list[int]
+    alignment_steps: int
+    reward_gradient_steps: int
+    reward_learning_rate: float
+    bc_steps: int
+    workers: int
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    teacher: str = "oracle"
+    segment_length: int = 50
+    device: str = "cpu"
+
+
+PROFILES = {
+    # Seconds per method: checks that everything runs end to end (a CI test uses it), learns nothing.
+    "smoke": Profile(
+        timesteps=1_200,
+        seeds=[0],
+        num_demos=1_000,
+        num_prefs=[100],
+        eval_freq=600,
+        eval_episodes=1,
+        learning_starts=400,
+        net_arch=[32, 32],
+        alignment_steps=400,
+        reward_gradient_steps=2,
+        reward_learning_rate=3e-4,
+        bc_steps=100,
+        workers=1,
+    ),
+    # About 15 minutes on 2 CPU cores: all methods, one seed, two runs at a time.
+    "quick": Profile(
+        timesteps=20_000,
+        seeds=[0],
+        num_demos=10_000,
+        num_prefs=[2_000],
+        eval_freq=2_000,
+        eval_episodes=5,
+        learning_starts=2_000,
+        net_arch=[64, 64],
+        alignment_steps=1_000,
+        reward_gradient_steps=20,
+        reward_learning_rate=3e-4,
+        bc_steps=2_000,
+        workers=2,
+    ),
+    # The AIHF paper's protocol: 10k demonstration transitions, 20k preferences, 3 seeds, a policy
+    # alignment of 5k SAC steps with 5 reward steps at lr 1e-4 (SAC not reset), SB3's default networks.
+    "paper": Profile(
+        timesteps=300_000,
+        seeds=[0, 1, 2],
+        num_demos=10_000,
+        num_prefs=[20_000],
+        eval_freq=10_000,
+        eval_episodes=10,
+        learning_starts=5_000,
+        net_arch=[256, 256],
+        alignment_steps=5_000,
+        reward_gradient_steps=5,
+        reward_learning_rate=1e-4,
+        bc_steps=10_000,
+        workers=2,
+    ),
+}
+
+
+def build_parser(env_id: str) -> argparse.ArgumentParser:
+    module = env_id.split("-")[0].lower()
+    parser = argparse.ArgumentParser(
+        prog=f"python -m benchmarks.{module}",
+        description=f"Compare AIHF, its ablations, RLHF, IPL, BC and SAC on the true reward on {env_id}.\n\n"
+        + __doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    add("--profile", choices=sorted(PROFILES), default="quick", help="preset of every option below (default: quick)")
+    add("--methods", nargs="+", choices=METHODS, default=None, help="methods to run (default: all)")
+    add("--seeds", nargs="+", type=int, default=None, help="seeds, one run each (profile: smoke/quick 0, paper 0 1 2)")
+    add("--timesteps", type=int, default=None, help="env steps per run (profile: 1200 / 20000 / 300000)")
+    add("--num-demos", type=int, default=None, help="demonstration transitions (profile: 1000 / 10000 / 10000)")
+    add(
+        "--num-prefs",
+        nargs="+",
+        type=int,
+        default=None,
+        help="labelled segment pairs; several values run the preference-scarcity sweep, e.g. 500 2000 20000 "
+        "(profile: 100 / 2000 / 20000)",
+    )
+    add("--teacher", choices=TEACHERS, default=None, help="scripted teacher of the preferences (default: oracle)")
+    add("--eval-freq", type=int, default=None, help="env steps between evaluations of the true return")
+    add("--eval-episodes", type=int, default=None, help="episodes per evaluation")
+    add("--workers", type=int, default=None, help="runs at a time, one process and one CPU thread each")
+    add("--device", default=None, help="torch device of every model: cpu, cuda or auto (default: cpu)")
+    add("--logdir", type=Path, default=None, help=f"output folder (default: runs/{module}/<timestamp>)")
+    return parser
+
+
+def resolve_profile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Profile:
+    profile = Profile(**asdict(PROFILES[args.profile]))
+    for name in ("methods", "seeds", "timesteps", "num_demos", "num_prefs", "teacher", "eval_freq", "eval_episodes"):
+        if getattr(args, name) is not None:
+            setattr(profile, name, getattr(args, name))
+    for name in ("workers", "device"):
+        if getattr(args, name) is not None:
+            setattr(profile, name, getattr(args, name))
+    for name in ("timesteps", "num_demos", "eval_freq", "eval_episodes", "workers"):
+        if getattr(profile, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(profile, name)}")
+    if min(profile.num_prefs) < 1:
+        parser.error(f"--num-prefs must be at least 1, got {profile.num_prefs}")
+    if profile.eval_freq > profile.timesteps:
+        parser.error(
+            f"--eval-freq {profile.eval_freq} is above --timesteps {profile.timesteps}: nothing would be evaluated"
+        )
+    return profile
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    env_id: str
+    method: str
+    num_prefs: int | None  # None for methods that use no preferences
+    seed: int
+    profile: Profile
+    logdir: str
+
+    @property
+    def name(self) -> str:
+        prefs = "" if self.num_prefs is None else f"_prefs{self.num_prefs}"
+        return f"{self.method}{prefs}_seed{self.seed}"
+
+
+def run_specs(env_id: str, profile: Profile, logdir: Path) -> list[RunSpec]:
+    specs = []
+    for method in profile.methods:
+        for num_prefs in profile.num_prefs if method in USES_PREFERENCES else [None]:
+            for seed in profile.seeds:
+                specs.append(RunSpec(env_id, method, num_prefs, seed, profile, str(logdir)))
+    return specs
+
+
+def load_feedback(spec: RunSpec, env: gym.Env) -> tuple[Any, Any, dict]:
+    """Demonstrations and preferences of one run from the shipped datasets (seeded by the run's seed)."""
+    from aihf_control.data import (
+        ScriptedTeacher,
+        cut_segments,
+        default_dataset_id,
+        generate_preferences,
+        load_demonstrations,
+        load_local_dataset,
+        load_trajectories,
+    )
+
+    profile, demos, prefs = spec.profile, None, None
+    expert_id, mixed_id = default_dataset_id(spec.env_id, "expert"), default_dataset_id(spec.env_id, "mixed")
+    if spec.method in USES_DEMONSTRATIONS:
+        demos = load_demonstrations(expert_id, env=env, num_transitions=profile.num_demos, seed=spec.seed)
+    if spec.num_prefs is not None:
+        pool = load_trajectories(mixed_id, env=env)
+        overrides: dict[str, Any] = {}
+        if profile.teacher in ("skip", "equal"):  # thresholds relative to the pool's segment returns
+            segment_rewards = cut_segments(pool, profile.segment_length, 1_000, np.random.default_rng(spec.seed))[2]
+            overrides["reference_returns"] = segment_rewards.sum(axis=1)
+        teacher = ScriptedTeacher.named(profile.teacher, **overrides)
+        prefs = generate_preferences(pool, spec.num_prefs, teacher, profile.segment_length, seed=spec.seed)
+    metadata = load_local_dataset(expert_id).storage.metadata
+    refs = {"demonstrator": metadata.get("ref_max_score"), "random": metadata.get("ref_min_score")}
+    return demos, prefs, refs
+
+
+def build_model(spec: RunSpec, env: gym.Env, demos: Any, prefs: Any) -> Any:
+    from stable_baselines3 import SAC
+
+    from aihf_control import AIHF, BC, IPL, RLHF
+
+    p = spec.profile
+    sac = dict(
+        learning_starts=p.learning_starts,
+        policy_kwargs=dict(net_arch=p.net_arch),
+        seed=spec.seed,
+        device=p.device,
+        tensorboard_log=str(Path(spec.logdir) / "tensorboard"),
+    )
+    reward = dict(
+        alignment_steps=p.alignment_steps,
+        reward_gradient_steps=p.reward_gradient_steps,
+        reward_learning_rate=p.reward_learning_rate,
+        reward_net_arch=p.net_arch,
+    )
+    bc = dict(bc_steps=p.bc_steps)
+    if spec.method == "aihf":
+        return AIHF("MlpPolicy", env, demonstrations=demos, preferences=prefs, **reward, **sac)
+    if spec.method == "aihf-demos":
+        return AIHF("MlpPolicy", env, demonstrations=demos, **reward, **sac)
+    if spec.method == "aihf-prefs":
+        return AIHF("MlpPolicy", env, preferences=prefs, demo_weight=0.0, **reward, **sac)
+    if spec.method == "rlhf":
+        return RLHF("MlpPolicy", env, demos, prefs, **bc, **reward, **sac)
+    if spec.method == "ipl":
+        return IPL("MlpPolicy", env, prefs, demos, **bc, **sac)
+    if spec.method == "bc":
+        sac.pop("learning_starts")
+        return BC("MlpPolicy", env, demonstrations=demos, **sac)
+    if spec.method == "sac-true":
+        return SAC("MlpPolicy", env, **sac)
+    raise ValueError(f"unknown method {spec.method!r}")
+
+
+def run_one(spec: RunSpec) -> dict:
+    """Train and evaluate one (method, number of preferences, seed); runs in a worker process."""
+    import torch
+
+    from aihf_control import TrueReturnEvalCallback
+
+    torch.set_num_threads(1)  # small networks: one thread is fastest, and runs go in parallel
+    p = spec.profile
+    env, eval_env = gym.make(spec.env_id), gym.make(spec.env_id)
+    env.reset(seed=spec.seed)
+    eval_env.reset(seed=spec.seed + 10_000)
+    start = time.perf_counter()
+    demos, prefs, refs = load_feedback(spec, env)
+    model = build_model(spec, env, demos, prefs)
+    evaluation = TrueReturnEvalCallback(eval_env, eval_freq=p.eval_freq, n_eval_episodes=p.eval_episodes)
+    if spec.method == "bc":
+        model.learn(p.bc_steps, tb_log_name=spec.name)
+        evaluation.init_callback(model)
+        returns = [evaluation.evaluate()]  # BC takes no env steps: one evaluation, drawn as a flat line
+        steps = [0]
+    else:
+        model.learn(p.timesteps, callback=evaluation, tb_log_name=spec.name)
+        steps = [int(s) for s, _, _ in evaluation.curve]
+        returns = [float(r) for _, r, _ in evaluation.curve]
+    env.close()
+    eval_env.close()
+    final = float(np.mean(returns[-FINAL_EVALS:]))
+    print(f"{spec.name}: final return {final:.1f} ({time.perf_counter() - start:.0f} s)", flush=True)
+    return {
+        "method": spec.method,
+        "num_prefs": spec.num_prefs,
+        "seed": spec.seed,
+        "steps": steps,
+        "returns": returns,
+        "final_return": final,
+        "wall_seconds": time.perf_counter() - start,
+        "refs": refs,
+    }
+
+
+def summarize(runs: list[dict]) -> list[dict]:
+    """Mean ± std over seeds of the final return, per (method, number of preferences)."""
+    groups: dict[tuple[str, int | None], list[float]] = {}
+    for run in runs:
+        groups.setdefault((run["method"], run["num_prefs"]), []).append(run["final_return"])
+    order = {m: i for i, m in enumerate(METHODS)}
+    return [
+        {
+            "method": method,
+            "num_prefs": num_prefs,
+            "final_mean": float(np.mean(finals)),
+            "final_std": float(np.std(finals)),
+            "seeds": len(finals),
+        }
+        for (method, num_prefs), finals in sorted(groups.items(), key=lambda kv: (order[kv[0][0]], kv[0][1] or 0))
+    ]
+
+
+def summary_table(summary: list[dict], refs: dict, command: str, final_evals: int = FINAL_EVALS) -> str:
+    lines = [
+        f"Final true return (mean of the last {final_evals} evaluations; mean ± std over seeds), from `{command}`:",
+        "",
+        "| method | preferences | return | seeds |",
+        "|---|---:|---:|---:|",
+    ]
+    for row in summary:
+        prefs = "–" if row["num_prefs"] is None else f"{row['num_prefs']:,}"
+        lines.append(
+            f"| {row['method']} | {prefs} | {row['final_mean']:,.0f} ± {row['final_std']:,.0f} | {row['seeds']} |"
+        )
+    if refs.get("demonstrator") is not None:
+        lines += ["", f"Demonstrator {refs['demonstrator']:,.0f}, random policy {refs['random']:,.0f}."]
+    return "\n".join(lines)
+
+
+def plot(runs: list[dict], refs: dict, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = sorted({r["num_prefs"] for r in runs if r["num_prefs"] is not None}) or [None]
+    fig, axes = plt.subplots(1, len(counts), figsize=(6 * len(counts), 4.5), squeeze=False, sharey=True)
+    colors = {m: plt.get_cmap("tab10")(i) for i, m in enumerate(METHODS)}
+    horizon = max((max(r["steps"]) for r in runs if r["steps"]), default=1)
+    for ax, count in zip(axes[0], counts, strict=True):
+        for method in METHODS:
+            chosen = [r for r in runs if r["method"] == method and r["num_prefs"] in (count, None)]
+            if method in USES_PREFERENCES:
+                chosen = [r for r in chosen if r["num_prefs"] == count]
+            if not chosen:
+                continue
+            if method == "bc":
+                value = np.mean([r["returns"][-1] for r in chosen])
+                ax.axhline(value, color=colors[method], linestyle=":", label=f"bc ({value:,.0f})")
+                continue
+            length = min(len(r["returns"]) for r in chosen)
+            steps = np.array(chosen[0]["steps"][:length])
+            curves = np.array([r["returns"][:length] for r in chosen])
+            mean, std = curves.mean(axis=0), curves.std(axis=0)
+            ax.plot(steps, mean, color=colors[method], label=method)
+            ax.fill_between(steps, mean - std, mean + std, color=colors[method], alpha=0.2)
+        for name, style in (("demonstrator", "--"), ("random", "-.")):
+            if refs.get(name) is not None:
+                ax.axhline(refs[name], color="gray", linestyle=style, linewidth=1, label=name)
+        ax.set_xlim(0, horizon)
+        ax.set_xlabel("env steps")
+        ax.set_title(title if count is None else f"{title}, {count:,} preferences")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("true return")
+    axes[0][-1].legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(env_id: str, argv: list[str] | None = None) -> dict:
+    """Run the benchmark on ``env_id``; returns what ``results.json`` holds."""
+    parser = build_parser(env_id)
+    args = parser.parse_args(argv)
+    profile = resolve_profile(args, parser)
+    module = env_id.split("-")[0].lower()
+    logdir = args.logdir or Path("runs") / module / datetime.now().strftime("%Y%m%d-%H%M%S")
+    logdir.mkdir(parents=True, exist_ok=True)
+    command = " ".join(["python -m", f"benchmarks.{module}", *(argv if argv is not None else sys.argv[1:])])
+    specs = run_specs(env_id, profile, logdir)
+    print(f"{len(specs)} runs on {env_id} ({args.profile} profile), {profile.workers} at a time; output in {logdir}")
+    start = time.perf_counter()
+    if profile.workers == 1:
+        runs = [run_one(spec) for spec in specs]
+    else:
+        # spawn: each worker imports torch afresh and sets its own single thread
+        with multiprocessing.get_context("spawn").Pool(profile.workers, maxtasksperchild=1) as pool:
+            runs = pool.map(run_one, specs, chunksize=1)
+    refs = runs[0]["refs"] if runs else {}
+    summary = summarize(runs)
+    table = summary_table(summary, refs, command)
+    results = {
+        "env_id": env_id,
+        "profile": args.profile,
+        "command": command,
+        "config": asdict(profile),
+        "final_return": f"mean of the last {FINAL_EVALS} evaluations of the true return",
+        "wall_seconds": time.perf_counter() - start,
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
+        "versions": _versions(),
+        "refs": refs,
+        "summary": summary,
+        "runs": runs,
+    }
+    (logdir / "results.json").write_text(json.dumps(results, indent=2))
+    (logdir / "summary.md").write_text(table + "\n")
+    plot(runs, refs, logdir / "comparison.png", env_id)
+    print(table)
+    print(
+        f"\nwrote {logdir / 'results.json'}, {logdir / 'comparison.png'}, {logdir / 'summary.md'}; "
+        f"curves: tensorboard --logdir {logdir / 'tensorboard'}"
+    )
+    return results
+
+
+def _versions() -> dict[str, str]:
+    import minari
+    import stable_baselines3
+    import torch
+
+    import aihf_control
+
+    return {
+        "aihf_control": aihf_control.__version__,
+        "stable_baselines3": stable_baselines3.__version__,
+        "torch": torch.__version__,
+        "gymnasium": gym.__version__,
+        "minari": minari.__version__,
+    }

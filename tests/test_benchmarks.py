@@ -1,0 +1,59 @@
+"""The benchmark commands: option parsing, the run plan, and the smoke profile end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.common import METHODS, PROFILES, build_parser, main, resolve_profile, run_specs
+
+
+def profile_from(argv: list[str]):
+    parser = build_parser("Hopper-v5")
+    return resolve_profile(parser.parse_args(argv), parser)
+
+
+def test_options_override_the_profile_and_the_sweep_plans_one_run_per_count():
+    profile = profile_from(["--profile", "paper", "--seeds", "4", "--num-prefs", "500", "2000", "--timesteps", "50000"])
+    assert profile.seeds == [4] and profile.num_prefs == [500, 2000] and profile.timesteps == 50_000
+    assert profile.alignment_steps == 5_000 and profile.reward_gradient_steps == 5, "the paper's schedule is kept"
+    specs = run_specs("Hopper-v5", profile, Path("out"))
+    # aihf, aihf-prefs, rlhf and ipl once per preference count; aihf-demos, bc and sac-true once
+    assert len(specs) == 4 * 2 + 3
+    assert {(s.method, s.num_prefs) for s in specs if s.method == "rlhf"} == {("rlhf", 500), ("rlhf", 2000)}
+    assert [s.num_prefs for s in specs if s.method == "sac-true"] == [None]
+    assert PROFILES["quick"].methods == list(METHODS)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--eval-freq", "5000", "--profile", "smoke"], "above --timesteps"),
+        (["--timesteps", "0"], "--timesteps must be at least 1"),
+        (["--num-prefs", "0"], "--num-prefs must be at least 1"),
+    ],
+)
+def test_bad_options_are_refused(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        profile_from(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_smoke_profile_runs_every_method_and_writes_results_plot_and_tensorboard(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "store"))  # the shipped datasets install here
+    results = main("Hopper-v5", ["--profile", "smoke", "--logdir", str(tmp_path / "out")])
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert saved["summary"] == results["summary"]
+    assert {run["method"] for run in saved["runs"]} == set(METHODS)
+    for run in saved["runs"]:
+        assert run["returns"] and all(isinstance(r, float) for r in run["returns"])
+        if run["method"] != "bc":
+            assert run["steps"][-1] == 1_200, "evaluated up to the last env step"
+    assert saved["refs"]["demonstrator"] > 2_500
+    assert (tmp_path / "out" / "comparison.png").stat().st_size > 10_000
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert all(f"| {method} |" in summary for method in METHODS)
+    event_files = list((tmp_path / "out" / "tensorboard").rglob("events.out.tfevents.*"))
+    assert len(event_files) >= len(METHODS)
