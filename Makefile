@@ -5,7 +5,7 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: setup run test test-slow lint
+.PHONY: setup run example test test-slow lint
 
 $(BIN)/activate-done: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ $(BIN)/activate-done: pyproject.toml
 setup: $(BIN)/activate-done
 
 run: setup
+	$(BIN)/python -m benchmarks.hopper
+
+example: setup
 	$(BIN)/python -m examples.pendulum
 
 test: setup
