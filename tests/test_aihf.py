@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from gymnasium.wrappers import TransformReward
 from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.monitor import Monitor
@@ -16,18 +17,6 @@ from stable_baselines3.common.monitor import Monitor
 from aihf_control import AIHF, Demonstrations, Preferences, RelabelingReplayBuffer, TrueReturnEvalCallback
 
 STEPS = 300
-
-
-class ConstantReward(gym.Wrapper):
-    """Replaces the env's reward by a constant, to tell the true reward from the learned one."""
-
-    def __init__(self, env: gym.Env, value: float) -> None:
-        super().__init__(env)
-        self.value = value
-
-    def step(self, action):
-        obs, _, terminated, truncated, info = self.env.step(action)
-        return obs, self.value, terminated, truncated, info
 
 
 def make_model(env, kwargs: dict, demos=None, prefs=None, seed: int = 0, **overrides) -> AIHF:
@@ -172,7 +161,7 @@ def test_preferences_against_falls_lower_the_absorbing_reward(tmp_path, hopper_p
 @pytest.mark.parametrize("absorbing_state", [True, False])
 def test_sac_never_sees_true_reward(tmp_path, hopper_demos, hopper_prefs, small_aihf_kwargs, absorbing_state):
     huge = 1e6
-    env = ConstantReward(gym.make("Hopper-v5"), huge)
+    env = TransformReward(gym.make("Hopper-v5"), lambda _, c=huge: c)
     model = make_model(env, small_aihf_kwargs, demos=hopper_demos, prefs=hopper_prefs, absorbing_state=absorbing_state)
     progress = csv_logger(model, tmp_path)
     model.learn(STEPS)
@@ -440,7 +429,7 @@ def test_env_given_as_string_id(hopper_demos, hopper_prefs, small_aihf_kwargs):
 
 def test_true_return_eval_callback(tmp_path, hopper_demos, small_aihf_kwargs):
     # true reward 1 per step and at most 30 steps: the true return is the episode length
-    eval_env = Monitor(ConstantReward(gym.make("Hopper-v5", max_episode_steps=30), 1.0))
+    eval_env = Monitor(TransformReward(gym.make("Hopper-v5", max_episode_steps=30), lambda _, c=1.0: c))
     callback = TrueReturnEvalCallback(eval_env, eval_freq=100, n_eval_episodes=2)
     model = make_model(gym.make("Hopper-v5"), small_aihf_kwargs, demos=hopper_demos)
     progress = csv_logger(model, tmp_path)
@@ -487,7 +476,8 @@ def test_vec_env_and_vec_normalize(feedback_factory, small_aihf_kwargs):
     raw = super(type(model.replay_buffer), model.replay_buffer)._get_samples(
         np.random.randint(0, model.replay_buffer.size(), size=64)
     )
-    expected = model.reward_net(raw.observations, raw.actions)
+    env_actions = torch.as_tensor(model.policy.unscale_action(raw.actions.numpy()))  # the buffer holds [-1, 1]
+    expected = model.reward_net(raw.observations, env_actions)
     torch.testing.assert_close(batch.rewards.squeeze(-1), expected)
     assert not torch.allclose(batch.observations, raw.observations.float())  # SAC's inputs are normalised
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from gymnasium.wrappers import TransformReward
 from stable_baselines3.common.logger import configure
 
 from aihf_control import IPL, Preferences
@@ -21,16 +22,6 @@ IPL_KWARGS = dict(
     policy_kwargs=dict(net_arch=[32, 32]),
     device="cpu",
 )
-
-
-class ConstantReward(gym.Wrapper):
-    def __init__(self, env: gym.Env, value: float) -> None:
-        super().__init__(env)
-        self.value = value
-
-    def step(self, action):
-        obs, _, terminated, truncated, info = self.env.step(action)
-        return obs, self.value, terminated, truncated, info
 
 
 def test_implicit_rewards_by_hand():
@@ -77,7 +68,7 @@ def test_ipl_never_reads_the_env_reward(hopper_prefs):
     """Two runs that differ only in the env's reward end with the same critic: the reward is never used."""
     critics = []
     for value in (0.0, 1_000.0):
-        env = ConstantReward(gym.make("Hopper-v5"), value)
+        env = TransformReward(gym.make("Hopper-v5"), lambda _, c=value: c)
         model = IPL("MlpPolicy", env, hopper_prefs, bc_steps=0, seed=0, **IPL_KWARGS)
         model.learn(200)
         critics.append(model.critic.state_dict())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
@@ -434,17 +434,7 @@ def test_generate_20k_pairs_of_50_steps_from_200k_transitions():
 
 
 def assert_same(a: Preferences, b: Preferences) -> None:
-    names = (
-        "obs_1",
-        "acts_1",
-        "obs_2",
-        "acts_2",
-        "labels",
-        "true_rewards_1",
-        "true_rewards_2",
-        "absorbing_1",
-        "absorbing_2",
-    )
+    names = [f.name for f in fields(Preferences) if f.name != "metadata"]
     for name in names:
         x, y = getattr(a, name), getattr(b, name)
         assert (x is None and y is None) or (np.array_equal(x, y) and x.dtype == y.dtype), name

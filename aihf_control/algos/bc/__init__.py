@@ -1,3 +1,3 @@
-from aihf_control.algos.bc.bc import BC, BehaviourCloner, behaviour_cloning_loss
+from aihf_control.algos.bc.bc import BC, BehaviourCloner, behaviour_cloning_loss, clone_before_learning
 
-__all__ = ["BC", "BehaviourCloner", "behaviour_cloning_loss"]
+__all__ = ["BC", "BehaviourCloner", "behaviour_cloning_loss", "clone_before_learning"]

@@ -102,6 +102,21 @@ class BehaviourCloner:
         return metrics
 
 
+def clone_before_learning(model: SAC) -> None:
+    """Behaviour-clone ``model``'s actor on ``model.bc_demonstrations`` once, before its first ``learn``.
+
+    RLHF and IPL start from a BC policy (the AIHF paper's protocol); they hold the ``bc_*`` settings
+    this reads and the ``bc_done`` flag (saved with the model, so a reloaded model is not cloned again).
+    """
+    if model.bc_done or model.bc_demonstrations is None or model.bc_steps == 0:
+        return
+    cloner = BehaviourCloner(
+        model, model.bc_demonstrations, model.bc_batch_size, model.bc_learning_rate, model.bc_entropy_weight
+    )
+    model.bc_metrics = cloner.train(model.bc_steps)
+    model.bc_done = True
+
+
 class BC(SAC):
     """Behaviour cloning as an SB3 model: SAC's actor trained by maximum likelihood on demonstrations.
 

@@ -17,7 +17,7 @@ from stable_baselines3 import SAC
 from stable_baselines3.common.base_class import maybe_make_env
 from stable_baselines3.common.utils import polyak_update
 
-from aihf_control.algos.bc.bc import BehaviourCloner
+from aihf_control.algos.bc.bc import clone_before_learning
 from aihf_control.data.demos import Demonstrations
 from aihf_control.data.preferences import Preferences
 from aihf_control.rewards.losses import preference_accuracy, preference_loss
@@ -194,12 +194,7 @@ class IPL(SAC):
     ) -> SelfIPL:
         if self.preferences is None:
             raise RuntimeError("this IPL model has no preferences (a loaded model keeps none): call set_preferences")
-        if not self.bc_done and self.bc_demonstrations is not None and self.bc_steps > 0:
-            cloner = BehaviourCloner(
-                self, self.bc_demonstrations, self.bc_batch_size, self.bc_learning_rate, self.bc_entropy_weight
-            )
-            self.bc_metrics = cloner.train(self.bc_steps)
-            self.bc_done = True
+        clone_before_learning(self)
         return super().learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
 
     def _soft_value(self, next_obs: torch.Tensor, ent_coef: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import gymnasium as gym
 
 from aihf_control.algos.aihf.aihf import AIHF
-from aihf_control.algos.bc.bc import BehaviourCloner
+from aihf_control.algos.bc.bc import clone_before_learning
 from aihf_control.data.demos import Demonstrations
 from aihf_control.data.preferences import Preferences
 
@@ -98,12 +98,7 @@ class RLHF(AIHF):
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
     ) -> SelfRLHF:
-        if not self.bc_done and self.bc_demonstrations is not None and self.bc_steps > 0:
-            cloner = BehaviourCloner(
-                self, self.bc_demonstrations, self.bc_batch_size, self.bc_learning_rate, self.bc_entropy_weight
-            )
-            self.bc_metrics = cloner.train(self.bc_steps)
-            self.bc_done = True
+        clone_before_learning(self)
         return super().learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
 
     def _excluded_save_params(self) -> list[str]:
