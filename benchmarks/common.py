@@ -5,8 +5,12 @@ For each method, number of preferences and seed, one run: the feedback is loaded
 ``aihf/<env>/expert-v0``, preference segments cut from ``aihf/<env>/mixed-v0`` and labelled by a scripted
 teacher on the true reward), the model learns for ``--timesteps`` env steps and its true return is
 evaluated every ``--eval-freq`` steps. Each run writes a TensorBoard run; at the end the folder holds
-``results.json`` (every curve, the configuration and the versions), ``comparison.png`` (mean ± std over
-seeds) and ``summary.md`` (the table printed at the end). The env's true reward is used for evaluation
+``results.json`` (per run: the curve of true return against env steps and wall time, the final return
+(mean of the last 3 evaluations), the mean over the last third of the curve, the normalised score (0 =
+random policy, 100 = demonstrator, from the dataset's reference scores), env steps and seconds until the
+score first reaches 90, env steps per second; and the exact configuration and versions),
+``comparison.png`` (mean ± std over seeds) and ``results.md`` (the table printed at the end).
+``python -m benchmarks.compare RUN_DIR...`` redraws both from earlier runs. The env's true reward is used for evaluation
 and by the synthetic teacher only, except by ``sac-true``, the ceiling.
 
 Methods:
@@ -276,63 +280,137 @@ def run_one(spec: RunSpec) -> dict:
     demos, prefs, refs = load_feedback(spec, env)
     model = build_model(spec, env, demos, prefs)
     evaluation = TrueReturnEvalCallback(eval_env, eval_freq=p.eval_freq, n_eval_episodes=p.eval_episodes)
+    train_start = time.perf_counter()
     if spec.method == "bc":
         model.learn(p.bc_steps, tb_log_name=spec.name)
         evaluation.init_callback(model)
-        returns = [evaluation.evaluate()]  # BC takes no env steps: one evaluation, drawn as a flat line
-        steps = [0]
+        evaluation._start = train_start
+        evaluation.evaluate()  # BC takes no env steps: one evaluation, drawn as a flat line
+        env_steps = 0
     else:
         model.learn(p.timesteps, callback=evaluation, tb_log_name=spec.name)
-        steps = [int(s) for s, _, _ in evaluation.curve]
-        returns = [float(r) for _, r, _ in evaluation.curve]
+        env_steps = p.timesteps
+    train_seconds = time.perf_counter() - train_start
     env.close()
     eval_env.close()
+    steps = [0] if spec.method == "bc" else [int(s) for s, _, _ in evaluation.curve]
+    record = run_record(
+        spec.method,
+        spec.num_prefs,
+        spec.seed,
+        steps,
+        [float(r) for _, r, _ in evaluation.curve],
+        evaluation.wall_times,
+        refs,
+    )
+    record.update(
+        wall_seconds=time.perf_counter() - start,
+        env_steps_per_second=env_steps / train_seconds if env_steps else None,
+    )
+    save_json_atomically(record, Path(spec.logdir) / "runs" / f"{spec.name}.json")  # kept if a later run fails
+    print(f"{spec.name}: final return {record['final_return']:.1f} ({record['wall_seconds']:.0f} s)", flush=True)
+    return record
+
+
+def save_json_atomically(data: object, path: Path) -> None:
+    """Write to a temporary name, then rename: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(data, indent=2))
+    os.replace(temporary, path)
+
+
+def normalized_score(value: float, refs: dict) -> float | None:
+    """0 = the random policy, 100 = the demonstrator (the dataset's ref_min_score and ref_max_score)."""
+    low, high = refs.get("random"), refs.get("demonstrator")
+    if low is None or high is None or high == low:
+        return None
+    return 100.0 * (value - low) / (high - low)
+
+
+def run_record(
+    method: str,
+    num_prefs: int | None,
+    seed: int,
+    steps: list[int],
+    returns: list[float],
+    wall_times: list[float],
+    refs: dict,
+) -> dict:
+    """One run's curve and the numbers derived from it (see the module docstring)."""
+    scores = [normalized_score(r, refs) for r in returns]
     final = float(np.mean(returns[-FINAL_EVALS:]))
-    print(f"{spec.name}: final return {final:.1f} ({time.perf_counter() - start:.0f} s)", flush=True)
+    last_third = float(np.mean(returns[len(returns) - max(1, len(returns) // 3) :]))
+    reached = [i for i, score in enumerate(scores) if score is not None and score >= 90]
     return {
-        "method": spec.method,
-        "num_prefs": spec.num_prefs,
-        "seed": spec.seed,
+        "method": method,
+        "num_prefs": num_prefs,
+        "seed": seed,
         "steps": steps,
         "returns": returns,
+        "wall_times": wall_times,
+        "scores": scores,
         "final_return": final,
-        "wall_seconds": time.perf_counter() - start,
+        "final_score": normalized_score(final, refs),
+        "last_third_return": last_third,
+        "last_third_score": normalized_score(last_third, refs),
+        "steps_to_score_90": steps[reached[0]] if reached else None,
+        "seconds_to_score_90": wall_times[reached[0]] if reached and wall_times else None,
         "refs": refs,
     }
 
 
 def summarize(runs: list[dict]) -> list[dict]:
-    """Mean ± std over seeds of the final return, per (method, number of preferences)."""
-    groups: dict[tuple[str, int | None], list[float]] = {}
+    """Mean ± std over seeds per (method, number of preferences): final and last-third return and score."""
+    groups: dict[tuple[str, int | None], list[dict]] = {}
     for run in runs:
-        groups.setdefault((run["method"], run["num_prefs"]), []).append(run["final_return"])
+        groups.setdefault((run["method"], run["num_prefs"]), []).append(run)
     order = {m: i for i, m in enumerate(METHODS)}
-    return [
-        {
-            "method": method,
-            "num_prefs": num_prefs,
-            "final_mean": float(np.mean(finals)),
-            "final_std": float(np.std(finals)),
-            "seeds": len(finals),
-        }
-        for (method, num_prefs), finals in sorted(groups.items(), key=lambda kv: (order[kv[0][0]], kv[0][1] or 0))
-    ]
+
+    def stats(values: list) -> tuple[float | None, float | None]:
+        values = [v for v in values if v is not None]
+        return (float(np.mean(values)), float(np.std(values))) if values else (None, None)
+
+    rows = []
+    for (method, num_prefs), group in sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1] or 0)):
+        row = {"method": method, "num_prefs": num_prefs, "seeds": len(group)}
+        for key in ("final_return", "final_score", "last_third_return", "last_third_score"):
+            row[f"{key}_mean"], row[f"{key}_std"] = stats([run[key] for run in group])
+        reached = [run["steps_to_score_90"] for run in group if run["steps_to_score_90"] is not None]
+        row["seeds_reaching_score_90"] = len(reached)
+        row["steps_to_score_90_median"] = float(np.median(reached)) if reached else None
+        rows.append(row)
+    return rows
 
 
-def summary_table(summary: list[dict], refs: dict, command: str, final_evals: int = FINAL_EVALS) -> str:
+def results_table(summary: list[dict], refs: dict, command: str) -> str:
+    """The markdown table of ``results.md``."""
+
+    def pm(mean: float | None, std: float | None, digits: int = 0) -> str:
+        return "–" if mean is None else f"{mean:,.{digits}f} ± {std:,.{digits}f}"
+
     lines = [
-        f"Final true return (mean of the last {final_evals} evaluations; mean ± std over seeds), from `{command}`:",
+        f"From `{command}`. Score: 0 = random policy, 100 = demonstrator. Final: mean of the last "
+        f"{FINAL_EVALS} evaluations; last third: mean of the last third of the evaluations (a single final "
+        "point hides collapses). Mean ± std over seeds.",
         "",
-        "| method | preferences | return | seeds |",
-        "|---|---:|---:|---:|",
+        "| method | preferences | final score | last-third score | final return | env steps to score 90 | seeds |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in summary:
         prefs = "–" if row["num_prefs"] is None else f"{row['num_prefs']:,}"
+        to_90 = (
+            "never"
+            if row["steps_to_score_90_median"] is None
+            else f"{row['steps_to_score_90_median']:,.0f} ({row['seeds_reaching_score_90']}/{row['seeds']} seeds)"
+        )
         lines.append(
-            f"| {row['method']} | {prefs} | {row['final_mean']:,.0f} ± {row['final_std']:,.0f} | {row['seeds']} |"
+            f"| {row['method']} | {prefs} | {pm(row['final_score_mean'], row['final_score_std'])} "
+            f"| {pm(row['last_third_score_mean'], row['last_third_score_std'])} "
+            f"| {pm(row['final_return_mean'], row['final_return_std'])} | {to_90} | {row['seeds']} |"
         )
     if refs.get("demonstrator") is not None:
-        lines += ["", f"Demonstrator {refs['demonstrator']:,.0f}, random policy {refs['random']:,.0f}."]
+        lines += ["", f"Demonstrator return {refs['demonstrator']:,.0f}, random policy {refs['random']:,.0f}."]
     return "\n".join(lines)
 
 
@@ -387,17 +465,26 @@ def main(env_id: str, argv: list[str] | None = None) -> dict:
     logdir.mkdir(parents=True, exist_ok=True)
     command = " ".join(["python -m", f"benchmarks.{module}", *(argv if argv is not None else sys.argv[1:])])
     specs = run_specs(env_id, profile, logdir)
-    print(f"{len(specs)} runs on {env_id} ({args.profile} profile), {profile.workers} at a time; output in {logdir}")
+    # Runs finished by an earlier call with the same --logdir are kept, not repeated: a long benchmark
+    # can be split into parts, and a crash loses only the run in progress.
+    done = {spec.name: Path(spec.logdir) / "runs" / f"{spec.name}.json" for spec in specs}
+    todo = [spec for spec in specs if not done[spec.name].is_file()]
+    print(
+        f"{len(specs)} runs on {env_id} ({args.profile} profile), {len(specs) - len(todo)} already done, "
+        f"{profile.workers} at a time; output in {logdir}"
+    )
     start = time.perf_counter()
-    if profile.workers == 1:
-        runs = [run_one(spec) for spec in specs]
+    if profile.workers == 1 or len(todo) <= 1:
+        for spec in todo:
+            run_one(spec)
     else:
         # spawn: each worker imports torch afresh and sets its own single thread
         with multiprocessing.get_context("spawn").Pool(profile.workers, maxtasksperchild=1) as pool:
-            runs = pool.map(run_one, specs, chunksize=1)
+            pool.map(run_one, todo, chunksize=1)
+    runs = [json.loads(done[spec.name].read_text()) for spec in specs]
     refs = runs[0]["refs"] if runs else {}
     summary = summarize(runs)
-    table = summary_table(summary, refs, command)
+    table = results_table(summary, refs, command)
     results = {
         "env_id": env_id,
         "profile": args.profile,
@@ -411,12 +498,12 @@ def main(env_id: str, argv: list[str] | None = None) -> dict:
         "summary": summary,
         "runs": runs,
     }
-    (logdir / "results.json").write_text(json.dumps(results, indent=2))
-    (logdir / "summary.md").write_text(table + "\n")
+    save_json_atomically(results, logdir / "results.json")
+    (logdir / "results.md").write_text(table + "\n")
     plot(runs, refs, logdir / "comparison.png", env_id)
     print(table)
     print(
-        f"\nwrote {logdir / 'results.json'}, {logdir / 'comparison.png'}, {logdir / 'summary.md'}; "
+        f"\nwrote {logdir / 'results.json'}, {logdir / 'comparison.png'}, {logdir / 'results.md'}; "
         f"curves: tensorboard --logdir {logdir / 'tensorboard'}"
     )
     return results

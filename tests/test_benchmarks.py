@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.common import METHODS, PROFILES, build_parser, main, resolve_profile, run_specs
+from benchmarks.compare import main as compare_main
 
 
 def profile_from(argv: list[str]):
@@ -53,7 +54,30 @@ def test_smoke_profile_runs_every_method_and_writes_results_plot_and_tensorboard
             assert run["steps"][-1] == 1_200, "evaluated up to the last env step"
     assert saved["refs"]["demonstrator"] > 2_500
     assert (tmp_path / "out" / "comparison.png").stat().st_size > 10_000
-    summary = (tmp_path / "out" / "summary.md").read_text()
+    summary = (tmp_path / "out" / "results.md").read_text()
     assert all(f"| {method} |" in summary for method in METHODS)
     event_files = list((tmp_path / "out" / "tensorboard").rglob("events.out.tfevents.*"))
     assert len(event_files) >= len(METHODS)
+    for run in saved["runs"]:
+        assert run["final_score"] == pytest.approx(
+            100
+            * (run["final_return"] - saved["refs"]["random"])
+            / (saved["refs"]["demonstrator"] - saved["refs"]["random"])
+        )
+        assert run["seconds_to_score_90"] is None or run["seconds_to_score_90"] <= run["wall_seconds"]
+
+    # compare redraws the same table, from the run records and from the TensorBoard files alone
+    rows = lambda table: table.splitlines()[1:]  # noqa: E731  (the first line names the command)
+    assert rows(compare_main([str(tmp_path / "out"), "--out", str(tmp_path / "again")])) == rows(summary)
+    (tmp_path / "again" / "comparison.png").unlink()
+    tensorboard_only = tmp_path / "tb_only"
+    (tmp_path / "out" / "tensorboard").rename(tensorboard_only)
+    from_events = compare_main([str(tensorboard_only), "--env", "Hopper-v5", "--out", str(tmp_path / "again")])
+    assert rows(from_events)[3:] and [r.split("|")[1:3] for r in rows(from_events)[3:]] == [
+        r.split("|")[1:3] for r in rows(summary)[3:]
+    ]
+    assert (tmp_path / "again" / "comparison.png").is_file()
+
+    # a second call with the same --logdir keeps the finished runs instead of repeating them
+    again = main("Hopper-v5", ["--profile", "smoke", "--logdir", str(tmp_path / "out")])
+    assert again["summary"] == results["summary"]

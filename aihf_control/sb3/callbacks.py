@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
@@ -16,7 +18,8 @@ class TrueReturnEvalCallback(BaseCallback):
 
     Writes ``eval/true_return``, ``eval/true_return_std`` and ``eval/ep_length`` through the
     model's logger (TensorBoard, CSV, stdout alike) and keeps the curve in ``self.curve`` as
-    ``(env_steps, mean_return, std_return)`` tuples. ``eval_env`` must not be wrapped in
+    ``(env_steps, mean_return, std_return)`` tuples, and in ``self.wall_times`` the seconds since
+    training started at which each evaluation began. ``eval_env`` must not be wrapped in
     anything that changes its reward; a plain gymnasium env is wrapped in SB3's ``Monitor``
     so that whole episodes are counted.
 
@@ -45,9 +48,12 @@ class TrueReturnEvalCallback(BaseCallback):
         self.n_eval_episodes = n_eval_episodes
         self.deterministic = deterministic
         self.curve: list[tuple[int, float, float]] = []
+        self.wall_times: list[float] = []
         self._next_eval = 0
+        self._start = time.perf_counter()
 
     def _on_training_start(self) -> None:
+        self._start = time.perf_counter()
         self._next_eval = (self.num_timesteps // self.eval_freq + 1) * self.eval_freq
 
     def _on_step(self) -> bool:
@@ -58,6 +64,7 @@ class TrueReturnEvalCallback(BaseCallback):
 
     def evaluate(self) -> float:
         """Evaluate now, log, and return the mean true return."""
+        self.wall_times.append(time.perf_counter() - self._start)
         returns, lengths = evaluate_policy(
             self.model,
             self.eval_env,

@@ -1,0 +1,118 @@
+"""Redraw ``comparison.png`` and ``results.md`` from earlier benchmark runs.
+
+    python -m benchmarks.compare runs/hopper/20261126-161000
+    python -m benchmarks.compare runs/hopper/part1 runs/hopper/part2 --out runs/hopper/all
+    python -m benchmarks.compare old_runs/ --env Hopper-v5      # from TensorBoard event files only
+
+Each RUN_DIR is a benchmark's ``--logdir``. Its runs are read from ``runs/*.json`` (written as each run
+finishes), else from ``results.json``, else from the TensorBoard event files under it (run folders named
+``<method>[_prefs<N>]_seed<S>_<k>``, the ``eval/true_return`` scalar; the reference scores then come
+from the env's shipped dataset, so pass ``--env``). Runs from several folders are merged, e.g. a long
+benchmark split into parts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+from benchmarks.common import METHODS, plot, results_table, run_record, summarize
+
+TB_RUN_NAME = re.compile(r"^(?P<method>[a-z-]+?)(?:_prefs(?P<prefs>\d+))?_seed(?P<seed>\d+)(?:_\d+)?$")
+
+
+def runs_from_tensorboard(run_dir: Path, refs: dict) -> list[dict]:
+    """Runs rebuilt from the ``eval/true_return`` scalars of the TensorBoard event files under ``run_dir``."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    runs = []
+    for folder in sorted({path.parent for path in run_dir.rglob("events.out.tfevents.*")}):
+        match = TB_RUN_NAME.match(folder.name)
+        if match is None or match["method"] not in METHODS:
+            continue
+        events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+        events.Reload()
+        if "eval/true_return" not in events.Tags()["scalars"]:
+            continue
+        scalars = events.Scalars("eval/true_return")
+        start = scalars[0].wall_time if scalars else 0.0
+        runs.append(
+            run_record(
+                match["method"],
+                int(match["prefs"]) if match["prefs"] else None,
+                int(match["seed"]),
+                [0 if match["method"] == "bc" else int(s.step) for s in scalars],
+                [float(s.value) for s in scalars],
+                [s.wall_time - start for s in scalars],
+                refs,
+            )
+        )
+    return runs
+
+
+def load_runs(run_dir: Path, env_id: str | None) -> tuple[list[dict], str | None]:
+    """The runs of one benchmark folder, and its env id if it says."""
+    records = sorted((run_dir / "runs").glob("*.json"))
+    results = run_dir / "results.json"
+    if records:
+        return [json.loads(path.read_text()) for path in records], _env_of(results) or env_id
+    if results.is_file():
+        saved = json.loads(results.read_text())
+        return saved["runs"], saved.get("env_id")
+    if env_id is None:
+        raise SystemExit(f"{run_dir} holds no runs/*.json or results.json: pass --env to read its TensorBoard files")
+    return runs_from_tensorboard(run_dir, dataset_refs(env_id)), env_id
+
+
+def _env_of(results: Path) -> str | None:
+    return json.loads(results.read_text()).get("env_id") if results.is_file() else None
+
+
+def dataset_refs(env_id: str) -> dict:
+    from aihf_control.data import default_dataset_id, load_local_dataset
+
+    metadata = load_local_dataset(default_dataset_id(env_id, "expert")).storage.metadata
+    return {"demonstrator": metadata.get("ref_max_score"), "random": metadata.get("ref_min_score")}
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.compare",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR", help="benchmark output folders")
+    parser.add_argument("--env", default=None, help="env id, needed only for folders with TensorBoard files alone")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="where to write the plot and table (default: first RUN_DIR)"
+    )
+    args = parser.parse_args(argv)
+    runs, env_ids = [], set()
+    for run_dir in args.run_dirs:
+        if not run_dir.is_dir():
+            parser.error(f"{run_dir} is not a folder")
+        found, env_id = load_runs(run_dir, args.env)
+        if not found:
+            parser.error(f"no benchmark runs found in {run_dir}")
+        runs += found
+        env_ids.add(env_id)
+    if len(env_ids - {None}) > 1:
+        parser.error(f"the folders hold runs of different envs: {sorted(env_ids - {None})}")
+    env_id = next(iter(env_ids - {None}), args.env or "")
+    refs = runs[0]["refs"]
+    out = args.out or args.run_dirs[0]
+    out.mkdir(parents=True, exist_ok=True)
+    command = "python -m benchmarks.compare " + " ".join(str(d) for d in args.run_dirs)
+    table = results_table(summarize(runs), refs, command)
+    (out / "results.md").write_text(table + "\n")
+    plot(runs, refs, out / "comparison.png", env_id)
+    print(table)
+    print(f"\nwrote {out / 'results.md'} and {out / 'comparison.png'}")
+    return table
+
+
+if __name__ == "__main__":
+    main()
