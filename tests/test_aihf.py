@@ -315,9 +315,9 @@ def test_discrete_action_space(small_aihf_kwargs):
         make_model("CartPole-v1", small_aihf_kwargs, demos=demos)
 
 
-def test_no_feedback(small_aihf_kwargs):
-    with pytest.raises(ValueError, match="needs feedback"):
-        make_model(gym.make("Hopper-v5"), small_aihf_kwargs)
+def test_no_feedback_for_an_env_without_shipped_datasets(small_aihf_kwargs):
+    with pytest.raises(ValueError, match=r"no datasets ship for Pendulum-v1; pass demonstrations=\.\.\. and pref"):
+        make_model(gym.make("Pendulum-v1"), small_aihf_kwargs)
 
 
 def test_numpy_array_instead_of_demonstrations(hopper_demos, small_aihf_kwargs):

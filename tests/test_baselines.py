@@ -74,7 +74,7 @@ def test_bc_is_deterministic_given_the_seed():
 
 
 def test_bc_input_errors(hopper_demos):
-    with pytest.raises(ValueError, match="BC needs demonstrations"):
+    with pytest.raises(ValueError, match="BC got no feedback, and no datasets ship for Pendulum-v1"):
         BC("MlpPolicy", "Pendulum-v1")
     with pytest.raises(ValueError, match="observation"):
         BC("MlpPolicy", "Pendulum-v1", demonstrations=hopper_demos).learn(1)

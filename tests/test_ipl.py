@@ -113,7 +113,9 @@ def test_ipl_save_load(tmp_path, hopper_prefs):
 
 def test_ipl_input_errors(hopper_demos, hopper_prefs):
     with pytest.raises(TypeError, match="IPL learns from preferences"):
-        IPL("MlpPolicy", "Hopper-v5", None, **IPL_KWARGS)
+        IPL("MlpPolicy", "Hopper-v5", None, hopper_demos, **IPL_KWARGS)
+    with pytest.raises(ValueError, match="IPL got no feedback, and no datasets ship for Pendulum-v1"):
+        IPL("MlpPolicy", "Pendulum-v1", **IPL_KWARGS)
     with pytest.raises(ValueError, match="observation"):
         IPL("MlpPolicy", "Pendulum-v1", hopper_prefs, **IPL_KWARGS)
     with pytest.raises(ValueError, match="reward_regularization must be >= 0"):

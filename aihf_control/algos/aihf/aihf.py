@@ -16,6 +16,7 @@ import torch
 from stable_baselines3 import SAC
 from stable_baselines3.common.base_class import maybe_make_env
 
+from aihf_control.data.defaults import shipped_feedback
 from aihf_control.data.demos import Demonstrations
 from aihf_control.data.online import OnlinePreferenceGatherer, recent_trajectories
 from aihf_control.data.preferences import Preferences
@@ -72,7 +73,10 @@ class AIHF(SAC):
 
     :param policy: SAC policy ("MlpPolicy" or a policy class)
     :param env: the environment (a gymnasium env, a VecEnv or an env id); its reward is not used for learning
-    :param demonstrations: expert transitions, or None for preferences only
+    :param demonstrations: expert transitions, or None for preferences only. With neither demonstrations
+        nor preferences (and offline preferences), an env with shipped datasets (Hopper-v5, HalfCheetah-v5,
+        Walker2d-v5) uses them: 10k demonstration transitions and 20k oracle preferences, as in the paper,
+        recorded in ``model.default_feedback``
     :param preferences: labelled segment pairs, or None for demonstrations only
     :param demo_weight: weight of the demonstration (ML-IRL) term
     :param preference_weight: weight λ of the preference (Bradley–Terry) term
@@ -162,9 +166,9 @@ class AIHF(SAC):
             if not online and teacher is not None:
                 raise ValueError("a teacher is only used with preference_source='online'; pass that, or drop teacher")
             if demonstrations is None and preferences is None and not online:
-                raise ValueError(
-                    "AIHF needs feedback to learn a reward from: pass demonstrations=Demonstrations(...), "
-                    "preferences=Preferences(...), both, or preference_source='online' with a teacher"
+                # Out of the box for the envs with shipped datasets: the paper's budget of both feedbacks.
+                demonstrations, preferences, self.default_feedback = shipped_feedback(
+                    env, type(self).__name__, demo_weight > 0, preference_weight > 0, seed=kwargs.get("seed") or 0
                 )
             if online and preference_weight == 0:
                 raise ValueError("preference_source='online' gathers preferences, but preference_weight is 0")
@@ -205,6 +209,7 @@ class AIHF(SAC):
                 "AIHF relabels rewards at sample time and needs a RelabelingReplayBuffer, "
                 f"got {replay_buffer_class.__name__}; leave replay_buffer_class unset"
             )
+        self.default_feedback: dict | None = getattr(self, "default_feedback", None)
         self.demonstrations = demonstrations
         self.preferences = preferences
         self.demo_weight = float(demo_weight)

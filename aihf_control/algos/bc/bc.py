@@ -14,6 +14,7 @@ import torch
 from stable_baselines3 import SAC
 from stable_baselines3.common.base_class import maybe_make_env
 
+from aihf_control.data.defaults import shipped_feedback
 from aihf_control.data.demos import Demonstrations
 from aihf_control.validation import check_continuous_actions
 
@@ -145,9 +146,12 @@ class BC(SAC):
         _init_setup_model: bool = True,
         **kwargs: Any,
     ) -> None:
+        self.default_feedback: dict | None = None
         if _init_setup_model:
-            if demonstrations is None:
-                raise ValueError("BC needs demonstrations=Demonstrations(...) to clone")
+            if demonstrations is None:  # the shipped demonstrations, or an error naming what to pass
+                demonstrations, _, self.default_feedback = shipped_feedback(
+                    env, "BC", True, False, seed=kwargs.get("seed") or 0
+                )
             env = maybe_make_env(env, 0) if isinstance(env, str) else env
             check_continuous_actions(env.action_space)
         self.demonstrations = demonstrations

@@ -18,6 +18,7 @@ from stable_baselines3.common.base_class import maybe_make_env
 from stable_baselines3.common.utils import polyak_update
 
 from aihf_control.algos.bc.bc import clone_before_learning
+from aihf_control.data.defaults import shipped_feedback
 from aihf_control.data.demos import Demonstrations
 from aihf_control.data.preferences import Preferences
 from aihf_control.rewards.losses import preference_accuracy, preference_loss
@@ -123,6 +124,11 @@ class IPL(SAC):
         _init_setup_model: bool = True,
         **kwargs: Any,
     ) -> None:
+        self.default_feedback: dict | None = None
+        if _init_setup_model and preferences is None and demonstrations is None:
+            demonstrations, preferences, self.default_feedback = shipped_feedback(
+                env, "IPL", True, True, seed=kwargs.get("seed") or 0
+            )
         if _init_setup_model:
             if not isinstance(preferences, Preferences):
                 raise TypeError(

@@ -13,6 +13,7 @@ import gymnasium as gym
 
 from aihf_control.algos.aihf.aihf import AIHF
 from aihf_control.algos.bc.bc import clone_before_learning
+from aihf_control.data.defaults import shipped_feedback
 from aihf_control.data.demos import Demonstrations
 from aihf_control.data.preferences import Preferences
 
@@ -58,8 +59,13 @@ class RLHF(AIHF):
     ) -> None:
         if "demo_weight" in kwargs:
             raise TypeError("RLHF learns its reward from preferences only and takes no demo_weight; use AIHF for both")
+        offline = kwargs.get("preference_source", "offline") == "offline"
+        if _init_setup_model and demonstrations is None and preferences is None and offline:
+            demonstrations, preferences, self.default_feedback = shipped_feedback(
+                env, "RLHF", True, True, seed=kwargs.get("seed") or 0
+            )
         if _init_setup_model:
-            if preferences is None and kwargs.get("preference_source", "offline") != "online":
+            if preferences is None and offline:
                 raise ValueError(
                     "RLHF learns its reward from preferences: pass preferences=Preferences(...), or "
                     "preference_source='online' with a teacher"
