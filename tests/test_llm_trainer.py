@@ -391,3 +391,34 @@ def test_cli_refuses_missing_data_and_bad_files(tiny_dir, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--policy", str(tiny_dir), "--demos", str(bad), "--preference-weight", "0"])
     assert "bad.jsonl:1: missing field 'response'" in capsys.readouterr().err
+
+
+def test_same_seed_same_policy(tiny_dir, demos, prefs):
+    def run() -> list[torch.Tensor]:
+        trainer = AIHFTrainer(str(tiny_dir), None, demos, prefs, AIHFConfig(**SMALL, steps_per_round=2, seed=7))
+        trainer.train()
+        return params_of(trainer.policy)
+
+    assert all(torch.equal(a, b) for a, b in zip(run(), run(), strict=True))
+
+
+def test_bf16_autocast_runs_with_a_bf16_reference(tiny_dir, demos, prefs):
+    config = AIHFConfig(**SMALL, steps_per_round=2, mixed_precision="bf16")
+    trainer = AIHFTrainer(str(tiny_dir), None, demos, prefs, config)
+    assert next(trainer.reference.parameters()).dtype == torch.bfloat16
+    assert next(trainer.policy.parameters()).dtype == torch.float32, "weights stay float32 under autocast"
+    (summary,) = trainer.train()
+    assert torch.isfinite(torch.tensor(summary["loss"]))
+
+
+def test_benchmark_smoke_writes_results_and_a_table(tmp_path, capsys):
+    from benchmarks.llm import main as benchmark_main
+
+    out = tmp_path / "llm.json"
+    argv = ["--num-prefs", "4", "--seeds", "0", "--rounds", "1", "--steps-per-round", "2", "--pretrain-steps", "2"]
+    argv += ["--eval-samples", "2", "--timing-steps", "1", "--hidden-size", "16", "--out", str(out)]
+    result = benchmark_main(argv)
+    saved = json.loads(out.read_text())
+    assert {(r["method"], r["num_prefs"]) for r in saved["runs"]} == {("base", 0), ("aihf", 4), ("dpo", 4), ("sft", 0)}
+    assert saved["timing"]["step_ratio"] > 0 and result["summary"] == saved["summary"]
+    assert "| aihf | 4 |" in capsys.readouterr().out

@@ -8,7 +8,7 @@ Used by the tests, ``examples/llm_tiny.py`` and ``benchmarks/llm.py``; nothing h
 - The *topic task*: the prompt asks about a topic ("tell me about cats"); a response of at most
   :data:`MAX_WORDS` words scores :func:`true_reward` = +1 if it names the prompt's topic, -1 if it names
   another topic, +0.25 per positive word and -0.25 per negative word. The best responses are the topic
-  and three positive words (score 1.75); a uniformly random response scores about -0.3 on average.
+  and three positive words (score 1.75); a uniformly random response scores about -0.2 on average.
 """
 
 from __future__ import annotations

@@ -158,6 +158,11 @@ class AIHFConfig:
                 raise ValueError(f"{name} must be >= 1 or None, got {getattr(self, name)}")
         if self.max_prompt_length >= self.max_length:
             raise ValueError(f"max_prompt_length ({self.max_prompt_length}) must be < max_length ({self.max_length})")
+        if self.max_new_tokens > self.max_length - self.max_prompt_length:
+            raise ValueError(
+                f"max_new_tokens ({self.max_new_tokens}) must be <= max_length - max_prompt_length "
+                f"({self.max_length - self.max_prompt_length}): generated responses must fit in a training sequence"
+            )
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if self.rloo_k < 2:
@@ -335,7 +340,8 @@ class BaseRoundTrainer:
 
     Subclasses implement :meth:`train_round`.
 
-    :param policy: an ``AutoModelForCausalLM`` or its path / hub name (float32 weights are kept)
+    :param policy: an ``AutoModelForCausalLM`` or its path / hub name (loaded in float32); a model object is
+        trained in place, in its own dtype
     :param tokenizer: a tokenizer or its path; None = the policy's path
     :param demonstrations: (prompt, response) pairs, or None
     :param preferences: (prompt, chosen, rejected) pairs, or None
