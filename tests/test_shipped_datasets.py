@@ -22,7 +22,7 @@ from aihf_control.data import (
 from aihf_control.data.describe import main as describe_main
 
 # env id → the least demonstrator return that makes the data worth learning from
-STRONG_RETURN = {"Hopper-v5": 2_500.0}
+STRONG_RETURN = {"Hopper-v5": 2_500.0, "HalfCheetah-v5": 5_000.0, "Walker2d-v5": 3_000.0}
 
 
 @pytest.fixture(autouse=True)
