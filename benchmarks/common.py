@@ -89,11 +89,11 @@ PROFILES = {
     ),
     # About 15 minutes on 2 CPU cores: all methods, one seed, two runs at a time.
     "quick": Profile(
-        timesteps=20_000,
+        timesteps=30_000,
         seeds=[0],
         num_demos=10_000,
         num_prefs=[2_000],
-        eval_freq=2_000,
+        eval_freq=3_000,
         eval_episodes=5,
         learning_starts=2_000,
         net_arch=[64, 64],
@@ -135,7 +135,7 @@ def build_parser(env_id: str) -> argparse.ArgumentParser:
     add("--profile", choices=sorted(PROFILES), default="quick", help="preset of every option below (default: quick)")
     add("--methods", nargs="+", choices=METHODS, default=None, help="methods to run (default: all)")
     add("--seeds", nargs="+", type=int, default=None, help="seeds, one run each (profile: smoke/quick 0, paper 0 1 2)")
-    add("--timesteps", type=int, default=None, help="env steps per run (profile: 1200 / 20000 / 300000)")
+    add("--timesteps", type=int, default=None, help="env steps per run (profile: 1200 / 30000 / 300000)")
     add("--num-demos", type=int, default=None, help="demonstration transitions (profile: 1000 / 10000 / 10000)")
     add(
         "--num-prefs",
