@@ -138,3 +138,25 @@ def hopper_prefs(hopper_feedback: tuple[Demonstrations, Preferences]) -> Prefere
 def small_aihf_kwargs() -> dict:
     """A fresh copy of keyword arguments for a small, quick AIHF model."""
     return {k: (dict(v) if isinstance(v, dict) else v) for k, v in SMALL_AIHF_KWARGS.items()}
+
+
+def with_falls(prefs: Preferences, fall_step: int) -> Preferences:
+    """``prefs`` whose second segments all fell after ``fall_step`` steps: padded with absorbing steps
+    (zeros, marked in ``absorbing_2``), and the first segment labelled better."""
+    n, t = prefs.obs_1.shape[:2]
+    absorbing = np.zeros((n, t), dtype=bool)
+    absorbing[:, fall_step:] = True
+    return Preferences(
+        prefs.obs_1,
+        prefs.acts_1,
+        np.where(absorbing[:, :, None], 0.0, prefs.obs_2),
+        np.where(absorbing[:, :, None], 0.0, prefs.acts_2),
+        np.ones(n),
+        absorbing_2=absorbing,
+    )
+
+
+@pytest.fixture
+def falls_factory() -> Callable[[Preferences, int], Preferences]:
+    """``with_falls(prefs, fall_step)``."""
+    return with_falls

@@ -127,20 +127,10 @@ def test_absorbing_reward_is_learned_from_the_demo_loss(tmp_path, hopper_demos, 
     assert (after > before) if demos_terminate else (after < before)
 
 
-def test_preferences_against_falls_lower_the_absorbing_reward(tmp_path, hopper_prefs, small_aihf_kwargs):
+def test_preferences_against_falls_lower_the_absorbing_reward(tmp_path, hopper_prefs, small_aihf_kwargs, falls_factory):
     """A segment that ends in a fall is padded with absorbing steps; preferring the whole segment to
     the fall can only be learned through r_abs, which must drop below the rewards of real steps."""
-    n, t = hopper_prefs.obs_1.shape[:2]
-    absorbing = np.zeros((n, t), dtype=bool)
-    absorbing[:, 3:] = True  # σ² fell after 3 steps
-    falls = Preferences(
-        hopper_prefs.obs_1,
-        hopper_prefs.acts_1,
-        np.where(absorbing[:, :, None], 0.0, hopper_prefs.obs_2),
-        np.where(absorbing[:, :, None], 0.0, hopper_prefs.acts_2),
-        np.ones(n),
-        absorbing_2=absorbing,
-    )
+    falls = falls_factory(hopper_prefs, 3)  # σ² fell after 3 steps
     model = make_model(gym.make("Hopper-v5"), small_aihf_kwargs, prefs=falls, reward_learning_rate=1e-2)
     csv_logger(model, tmp_path)
     model.replay_buffer.add(

@@ -76,18 +76,8 @@ def test_ipl_never_reads_the_env_reward(hopper_prefs):
         torch.testing.assert_close(v, critics[1][k], rtol=0, atol=0)
 
 
-def test_ipl_handles_segments_that_end_in_a_fall(hopper_prefs):
-    n, t = hopper_prefs.obs_1.shape[:2]
-    absorbing = np.zeros((n, t), dtype=bool)
-    absorbing[:, 2:] = True
-    padded = Preferences(
-        hopper_prefs.obs_1,
-        hopper_prefs.acts_1,
-        np.where(absorbing[:, :, None], 0.0, hopper_prefs.obs_2),
-        np.where(absorbing[:, :, None], 0.0, hopper_prefs.acts_2),
-        np.ones(n),
-        absorbing_2=absorbing,
-    )
+def test_ipl_handles_segments_that_end_in_a_fall(hopper_prefs, falls_factory):
+    padded = falls_factory(hopper_prefs, 2)
     model = IPL("MlpPolicy", "Hopper-v5", padded, bc_steps=0, seed=0, **IPL_KWARGS)
     segments = model._segment_tensors()
     np.testing.assert_array_equal(segments["valid_2"][0].numpy(), [1.0, 1.0, 0.0, 0.0])
