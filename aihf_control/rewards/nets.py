@@ -100,9 +100,13 @@ class RewardNet(nn.Module):
         features.append(torch.zeros_like(x[..., :1]))  # not the absorbing state
         return torch.cat(features, dim=-1)
 
+    def member_reward_of_features(self, features: torch.Tensor, member: int) -> torch.Tensor:
+        """:param features: (..., in_dim) from ``features``  :param member: which one  :return: (...,) its rewards"""
+        return self._bound(self.members[member](features).squeeze(-1))
+
     def member_rewards_of_features(self, features: torch.Tensor) -> torch.Tensor:
         """:param features: (..., in_dim) from ``features``  :return: (E, ...) each member's bounded rewards"""
-        return torch.stack([self._bound(member(features).squeeze(-1)) for member in self.members])
+        return torch.stack([self.member_reward_of_features(features, e) for e in range(self.ensemble_size)])
 
     def reward_of_features(self, features: torch.Tensor) -> torch.Tensor:
         """:param features: (..., in_dim) from ``features``  :return: (...,) bounded rewards (the members' mean)"""

@@ -457,22 +457,26 @@ class AIHF(SAC):
                 if self.reward_gradient_penalty > 0:
                     demo_features = net.features(fb.demo_obs[d], fb.demo_acts[d])
                     policy_features = net.features(pol_obs[p], pol_acts[p])
-                    penalty = torch.stack(
+                    penalty = torch.stack(  # each member's own slope: summed, as each has its own loss
                         [
                             gradient_penalty(
-                                lambda x, e=e: net.member_rewards_of_features(x)[e], demo_features, policy_features
+                                lambda x, e=e: net.member_reward_of_features(x, e), demo_features, policy_features
                             )
                             for e in range(net.ensemble_size)
                         ]
-                    ).mean()
-                    penalties.append(penalty.item())
+                    ).sum()
+                    penalties.append(penalty.item() / net.ensemble_size)
             if use_prefs:
                 q = torch.as_tensor(
                     np.random.randint(0, len(fb.pref_labels), self.preference_batch_size), device=self.device
                 )
                 r1, r2 = self._segment_returns(q, members=True)  # (E, B), (E, B)
                 labels = fb.pref_labels[q]
-            loss = aihf_loss(demo_r, policy_r, r1, r2, labels, self.demo_weight, self.preference_weight)
+            # The losses average over the E members; × E gives each member its whole loss, as a lone net gets
+            # (so Adam's weight decay keeps the same strength relative to the gradient whatever E is).
+            loss = net.ensemble_size * aihf_loss(
+                demo_r, policy_r, r1, r2, labels, self.demo_weight, self.preference_weight
+            )
             if penalty is not None:
                 loss = loss + self.reward_gradient_penalty * penalty
             if not torch.isfinite(loss):
