@@ -284,7 +284,6 @@ def run_one(spec: RunSpec) -> dict:
     if spec.method == "bc":
         model.learn(p.bc_steps, tb_log_name=spec.name)
         evaluation.init_callback(model)
-        evaluation._start = train_start
         evaluation.evaluate()  # BC takes no env steps: one evaluation, drawn as a flat line
         env_steps = 0
     else:

@@ -116,3 +116,16 @@ def test_ipl_input_errors(hopper_demos, hopper_prefs):
     )  # fmt: skip
     with pytest.raises(ValueError, match="at least 2 steps"):
         IPL("MlpPolicy", "Hopper-v5", one_step, **IPL_KWARGS)
+
+
+def test_ipl_with_vec_normalize_normalises_segments_like_the_replay(hopper_prefs):
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    venv = VecNormalize(make_vec_env("Hopper-v5", n_envs=1, seed=0), norm_reward=False)
+    model = IPL("MlpPolicy", venv, hopper_prefs, bc_steps=0, seed=0, **IPL_KWARGS)
+    model.learn(150)
+    raw = model._segment_tensors()["obs_1"][:2].flatten(0, 1)
+    expected = venv.normalize_obs(raw.numpy())
+    np.testing.assert_allclose(model._as_policy_sees(raw).numpy(), expected, rtol=1e-6)
+    assert not np.allclose(expected, raw.numpy())

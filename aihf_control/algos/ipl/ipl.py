@@ -173,12 +173,9 @@ class IPL(SAC):
         """The preference data as transitions (s_t, a_t, s_{t+1}), t < T - 1, on the device."""
         if self._segments is None:
             prefs, to = self.preferences, lambda x: torch.as_tensor(x, dtype=torch.float32, device=self.device)
-            normalizer = self.get_vec_normalize_env()
             tensors = {"labels": to(prefs.labels)}
             for i in (1, 2):
-                obs = getattr(prefs, f"obs_{i}")
-                if normalizer is not None:  # the critic sees observations as the policy does
-                    obs = normalizer.normalize_obs(obs)
+                obs = getattr(prefs, f"obs_{i}")  # raw: normalised per batch, with VecNormalize's current statistics
                 padded = getattr(prefs, f"absorbing_{i}")
                 padded = np.zeros(obs.shape[:2], dtype=bool) if padded is None else padded
                 tensors[f"obs_{i}"] = to(obs[:, :-1])  # (M, T-1, obs_dim)
@@ -202,6 +199,13 @@ class IPL(SAC):
             raise RuntimeError("this IPL model has no preferences (a loaded model keeps none): call set_preferences")
         clone_before_learning(self)
         return super().learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
+
+    def _as_policy_sees(self, obs: torch.Tensor) -> torch.Tensor:
+        """Raw observations normalised as the critic sees the replay's (VecNormalize, if the model has one)."""
+        normalizer = self.get_vec_normalize_env()
+        if normalizer is None:
+            return obs
+        return torch.as_tensor(normalizer.normalize_obs(obs.cpu().numpy()), dtype=torch.float32, device=obs.device)
 
     def _soft_value(self, next_obs: torch.Tensor, ent_coef: torch.Tensor) -> torch.Tensor:
         """(N,) V(s') = min_j Q̄_j(s', a') - α log π(a'|s'), a' ~ π(s'), without gradient."""
@@ -258,6 +262,7 @@ class IPL(SAC):
                     segments[f"{name}_{i}"][pairs].flatten(0, 1)  # (B·(T-1), ...)
                     for name in ("obs", "acts", "next_obs", "terminated")
                 )
+                obs, next_obs = self._as_policy_sees(obs), self._as_policy_sees(next_obs)
                 r = self._implicit(obs, acts, next_obs, terminated, ent_coef)
                 segment_rewards.append(r.reshape(-1, self.preference_batch_size, steps))  # (E, B, T-1)
             replay_rewards = self._implicit(
