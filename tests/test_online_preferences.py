@@ -323,3 +323,15 @@ def test_concatenate_errors():
         Preferences.concatenate([plain_preferences(1), plain_preferences(1, t=6)])
     with pytest.raises(ValueError, match=r"parts\[1\] has segments of 5 steps, observation size 4 .* one environment"):
         Preferences.concatenate([plain_preferences(1), plain_preferences(1, obs=4)])
+
+
+def test_repeated_concatenation_keeps_metadata_flat():
+    rng = np.random.default_rng(0)
+
+    def part(tag: int) -> Preferences:
+        segments = [rng.normal(size=(2, 3, 2)), rng.normal(size=(2, 3, 1))] * 2
+        return Preferences(*segments, np.array([1.0, 0.0]), metadata={"round": tag})
+
+    joined = Preferences.concatenate([part(0), part(1)])
+    joined = Preferences.concatenate([joined, part(2)])
+    assert joined.metadata == {"parts": [{"round": 0}, {"round": 1}, {"round": 2}]} and len(joined) == 6

@@ -135,7 +135,8 @@ class Preferences:
 
         :param parts: datasets whose segments have one length and one observation / action size
         :return: the joined dataset; its metadata is None if no part has metadata, else
-            ``{"parts": [each part's metadata, None where a part has none]}``
+            ``{"parts": [each part's metadata, None where a part has none]}`` (the parts of a part that is
+            itself a join are listed one by one, so joining round after round stays flat)
         """
         if isinstance(parts, (str, bytes)) or not isinstance(parts, Sequence) or len(parts) == 0:
             raise ValueError("Preferences.concatenate needs a non-empty list of Preferences to join")
@@ -166,7 +167,11 @@ class Preferences:
                     ]
                 )
         has_metadata = any(p.metadata is not None for p in parts)
-        return cls(**arrays, metadata={"parts": [p.metadata for p in parts]} if has_metadata else None)
+        joined: list = []
+        for p in parts:  # a part that is itself a join adds its parts, so repeated joins stay flat
+            is_join = isinstance(p.metadata, dict) and set(p.metadata) == {"parts"}
+            joined += p.metadata["parts"] if is_join else [p.metadata]
+        return cls(**arrays, metadata={"parts": joined} if has_metadata else None)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the dataset to ``path`` (exactly that name; no suffix is added) as a compressed .npz file.
