@@ -6,7 +6,13 @@ from aihf_control.algos.ipl import IPL
 from aihf_control.algos.rlhf import RLHF
 from aihf_control.data import Demonstrations, Preferences, record_demonstrations
 from aihf_control.rewards import RewardNet, aihf_loss, demo_loss, preference_loss
-from aihf_control.sb3 import RelabelingReplayBuffer, TrueReturnEvalCallback
+from aihf_control.sb3 import (
+    RelabelingReplayBuffer,
+    ResumableCheckpointCallback,
+    TrueReturnEvalCallback,
+    load_checkpoint,
+)
+from aihf_control.validation import NonFiniteError
 
 __version__ = "0.1.0"
 
@@ -16,12 +22,15 @@ __all__ = [
     "IPL",
     "RLHF",
     "Demonstrations",
+    "NonFiniteError",
     "Preferences",
     "RelabelingReplayBuffer",
+    "ResumableCheckpointCallback",
     "RewardNet",
     "TrueReturnEvalCallback",
     "aihf_loss",
     "demo_loss",
+    "load_checkpoint",
     "preference_loss",
     "record_demonstrations",
 ]

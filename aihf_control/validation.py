@@ -57,3 +57,16 @@ def check_feature_size(what: str, got: int, space_name: str, space: spaces.Space
             f"the feedback data was recorded on a different environment: record it on this env "
             "or pass the env it came from"
         )
+
+
+class NonFiniteError(FloatingPointError):
+    """Training met a NaN or inf; the message names the quantity and the step.
+
+    :param message: what became non-finite, where, and what to try
+    :param state_is_good: True when the model's parameters are still those before the bad value (the step
+        that met it was not applied), so the current state is worth saving
+    """
+
+    def __init__(self, message: str, state_is_good: bool = False) -> None:
+        super().__init__(message)
+        self.state_is_good = state_is_good

@@ -1,6 +1,21 @@
-"""Stable-Baselines3 glue: the relabelling replay buffer and callbacks."""
+"""Stable-Baselines3 glue: the relabelling replay buffer, callbacks and resumable checkpoints."""
 
 from aihf_control.sb3.callbacks import TrueReturnEvalCallback
+from aihf_control.sb3.checkpoint import (
+    ResumableCheckpointCallback,
+    latest_checkpoint,
+    load_checkpoint,
+    read_checkpoint_state,
+    save_checkpoint,
+)
 from aihf_control.sb3.relabel_buffer import RelabelingReplayBuffer
 
-__all__ = ["RelabelingReplayBuffer", "TrueReturnEvalCallback"]
+__all__ = [
+    "RelabelingReplayBuffer",
+    "ResumableCheckpointCallback",
+    "TrueReturnEvalCallback",
+    "latest_checkpoint",
+    "load_checkpoint",
+    "read_checkpoint_state",
+    "save_checkpoint",
+]

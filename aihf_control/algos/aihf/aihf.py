@@ -23,8 +23,10 @@ from aihf_control.data.preferences import Preferences
 from aihf_control.data.teachers import ScriptedTeacher
 from aihf_control.rewards.losses import aihf_loss, demo_loss, gradient_penalty, preference_accuracy, preference_loss
 from aihf_control.rewards.nets import RewardNet
+from aihf_control.sb3.checkpoint import ResumableCheckpointCallback, latest_checkpoint
+from aihf_control.sb3.model_files import CheckedLoad
 from aihf_control.sb3.relabel_buffer import RelabelingReplayBuffer
-from aihf_control.validation import check_continuous_actions, check_flat_box
+from aihf_control.validation import NonFiniteError, check_continuous_actions, check_flat_box
 
 SelfAIHF = TypeVar("SelfAIHF", bound="AIHF")
 
@@ -45,7 +47,7 @@ class _FeedbackTensors:
     pref_labels: torch.Tensor | None = None  # (M,)
 
 
-class AIHF(SAC):
+class AIHF(CheckedLoad, SAC):
     """Alignment with Integrated Human Feedback (arXiv 2406.06874) on top of SB3 SAC.
 
     Bi-level and single-stage: SAC is trained on a learned reward r_θ(s, a) (the inner
@@ -341,7 +343,17 @@ class AIHF(SAC):
         low = torch.as_tensor(self.action_space.low, dtype=acts.dtype, device=acts.device)
         high = torch.as_tensor(self.action_space.high, dtype=acts.dtype, device=acts.device)
         env_acts = low + 0.5 * (acts + 1.0) * (high - low)  # SB3's unscale_action, in torch
-        return self.reward_net.transition_reward(obs, env_acts, terminated, self.gamma, self.absorbing_state)
+        rewards = self.reward_net.transition_reward(obs, env_acts, terminated, self.gamma, self.absorbing_state)
+        if not torch.isfinite(rewards).all():
+            source = (
+                "the replay buffer holds NaN/inf observations or actions (the env returned them)"
+                if not (torch.isfinite(obs).all() and torch.isfinite(acts).all())
+                else "the reward net's parameters are no longer finite"
+            )
+            raise NonFiniteError(
+                f"the learned reward r_θ of a SAC batch became NaN/inf at env step {self.num_timesteps}: {source}"
+            )
+        return rewards
 
     def predict_reward(self, observations: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """The learned reward r_θ(s, a) (without the absorbing-state term), numpy in, numpy out.
@@ -372,6 +384,23 @@ class AIHF(SAC):
             self._update_reward()
             self._next_reward_update = self.num_timesteps + self.alignment_steps
         super().train(gradient_steps, batch_size)
+        for name in ("train/critic_loss", "train/actor_loss", "train/ent_coef"):
+            value = self.logger.name_to_value.get(name)
+            if value is not None and not np.isfinite(value):
+                raise NonFiniteError(
+                    f"SAC's {name.split('/')[1]} became {value} at env step {self.num_timesteps} "
+                    f"(gradient update {self._n_updates}); lower learning_rate or reward_bound"
+                )
+
+    def _store_transition(self, replay_buffer: Any, buffer_action: np.ndarray, new_obs: Any, *args: Any) -> None:
+        # A NaN observation would otherwise surface as an obscure error in the policy's distribution.
+        if not np.isfinite(new_obs).all():
+            raise NonFiniteError(
+                f"the env returned a NaN/inf observation at env step {self.num_timesteps} "
+                f"(env index {int(np.argwhere(~np.isfinite(new_obs))[0][0])}); find where with "
+                "stable_baselines3.common.vec_env.VecCheckNan"
+            )
+        super()._store_transition(replay_buffer, buffer_action, new_obs, *args)
 
     def _gather_preferences(self) -> None:
         """One round of online queries on segments of the last ``policy_window`` env steps."""
@@ -480,15 +509,25 @@ class AIHF(SAC):
             if penalty is not None:
                 loss = loss + self.reward_gradient_penalty * penalty
             if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"the reward loss became {float(loss)} at reward update {self.reward_updates}, "
+                raise NonFiniteError(
+                    f"the reward loss became {loss.item()} at reward update {self.reward_updates}, "
                     f"gradient step {step} (env step {self.num_timesteps}); "
-                    "lower reward_learning_rate or check the feedback data"
+                    "lower reward_learning_rate or check the feedback data",
+                    state_is_good=True,
                 )
             if use_prefs:
                 pref_losses.append(preference_loss(r1, r2, labels).item())
             self.reward_optimizer.zero_grad()
             loss.backward()
+            for name, parameter in net.named_parameters():
+                # Checked before the step: the parameters stay those of the last good update.
+                if parameter.grad is not None and not torch.isfinite(parameter.grad).all():
+                    raise NonFiniteError(
+                        f"the gradient of the reward net's {name} became NaN/inf at reward update "
+                        f"{self.reward_updates}, gradient step {step} (env step {self.num_timesteps}); "
+                        "lower reward_learning_rate or check the feedback data",
+                        state_is_good=True,
+                    )
             self.reward_optimizer.step()
         self.reward_updates += 1
         if penalties:
@@ -539,6 +578,14 @@ class AIHF(SAC):
         progress_bar: bool = False,
     ) -> SelfAIHF:
         no_feedback = self._feedback.demo_obs is None and self._feedback.pref_labels is None
+        if no_feedback and self.default_feedback is not None:
+            # A loaded model that trained on the shipped datasets: rebuild the same feedback from its record.
+            record = self.default_feedback
+            demonstrations, preferences, _ = shipped_feedback(
+                self.env, type(self).__name__, "demonstrations" in record, "preferences" in record, record["seed"]
+            )
+            self._set_feedback(demonstrations, preferences)
+            no_feedback = False
         if no_feedback and self.preference_source != "online":
             raise RuntimeError(
                 "this AIHF model has no feedback to learn its reward from (a loaded model does not keep its data): "
@@ -549,7 +596,25 @@ class AIHF(SAC):
             # loaded) with N steps would otherwise not update its reward for its first N new steps.
             self._next_reward_update = 0
             self._next_query_round = 0
-        return super().learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
+        try:
+            return super().learn(
+                total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar
+            )
+        except NonFiniteError as error:
+            raise NonFiniteError(f"{error}. {self._keep_last_good(callback, error)}", error.state_is_good) from error
+
+    def _keep_last_good(self, callback: Any, error: NonFiniteError) -> str:
+        """Save the current state if it is still good; say where the last good checkpoint is."""
+        checkpoints = _checkpoint_callbacks(callback)
+        if not checkpoints:
+            return "No checkpoint was kept: pass ResumableCheckpointCallback(...) to learn() to keep one"
+        checkpoint = checkpoints[0]
+        parameters = [*self.policy.parameters(), *self.reward_net.parameters()]
+        if error.state_is_good and all(torch.isfinite(p).all() for p in parameters):
+            path = checkpoint.save()
+            return f"The last good state (before that step) is saved in {path}"
+        last = latest_checkpoint(checkpoint.save_path)
+        return f"The last good checkpoint is {last}" if last else "No checkpoint had been written yet"
 
     # ------------------------------------------------------------------ save / load
 
@@ -567,6 +632,14 @@ class AIHF(SAC):
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         state_dicts, variables = super()._get_torch_save_params()
         return [*state_dicts, "reward_net", "reward_optimizer"], variables
+
+
+def _checkpoint_callbacks(callback: Any) -> list[ResumableCheckpointCallback]:
+    """The checkpoint callbacks among those passed to ``learn`` (a callback, a list, or a CallbackList)."""
+    if isinstance(callback, ResumableCheckpointCallback):
+        return [callback]
+    children = callback if isinstance(callback, list) else getattr(callback, "callbacks", [])
+    return [found for child in children for found in _checkpoint_callbacks(child)]
 
 
 def _spread(n: int, k: int) -> np.ndarray:

@@ -16,6 +16,7 @@ from stable_baselines3.common.base_class import maybe_make_env
 
 from aihf_control.data.defaults import shipped_feedback
 from aihf_control.data.demos import Demonstrations
+from aihf_control.sb3.model_files import CheckedLoad
 from aihf_control.validation import check_continuous_actions
 
 SelfBC = TypeVar("SelfBC", bound="BC")
@@ -118,7 +119,7 @@ def clone_before_learning(model: SAC) -> None:
     model.bc_done = True
 
 
-class BC(SAC):
+class BC(CheckedLoad, SAC):
     """Behaviour cloning as an SB3 model: SAC's actor trained by maximum likelihood on demonstrations.
 
     ``learn(n)`` takes ``n`` gradient steps on the demonstrations and no env steps (``num_timesteps``
