@@ -4,6 +4,7 @@ shipped datasets with the paper's budget, say so, and record it with the saved m
 from __future__ import annotations
 
 import gymnasium as gym
+import numpy as np
 import pytest
 from stable_baselines3.common.env_util import make_vec_env
 
@@ -36,7 +37,13 @@ def test_aihf_with_no_data_uses_the_shipped_datasets_and_says_so(tmp_path, capsy
     }
     model.learn(150)
     model.save(tmp_path / "model.zip")
-    assert AIHF.load(tmp_path / "model.zip").default_feedback == model.default_feedback
+    loaded = AIHF.load(tmp_path / "model.zip", env=gym.make("Hopper-v5"))
+    assert loaded.default_feedback == model.default_feedback
+    # A loaded model goes on learning without data arguments: it rebuilds the same feedback from its record.
+    loaded.learn(50, reset_num_timesteps=False)
+    np.testing.assert_array_equal(loaded.demonstrations.obs, model.demonstrations.obs)
+    np.testing.assert_array_equal(loaded.preferences.labels, model.preferences.labels)
+    np.testing.assert_array_equal(loaded.preferences.obs_1, model.preferences.obs_1)
 
 
 def test_passing_one_kind_of_feedback_turns_the_default_off(hopper_demos):

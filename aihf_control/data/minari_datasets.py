@@ -177,6 +177,12 @@ def load_local_dataset(dataset_id: str, env: gym.Env | None = None) -> minari.Mi
         raise ModuleNotFoundError(
             f"reading Minari dataset '{dataset_id}' needs the package {e.name!r}: pip install {e.name}", name=e.name
         ) from e
+    except (ValueError, OSError, KeyError, TypeError) as e:  # json.JSONDecodeError is a ValueError
+        raise ValueError(
+            f"Minari dataset '{dataset_id}' in {minari_store_path()} is damaged and cannot be read "
+            f"({type(e).__name__}: {e}); delete its folder and record it again (or reinstall the package "
+            "for a shipped one)"
+        ) from e
 
 
 def _spaces_match(dataset_space: spaces.Space, env_space: spaces.Space) -> bool:

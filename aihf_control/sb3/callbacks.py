@@ -49,6 +49,7 @@ class TrueReturnEvalCallback(BaseCallback):
         self.deterministic = deterministic
         self.curve: list[tuple[int, float, float]] = []
         self.wall_times: list[float] = []
+        self.seconds_before = 0.0  # training seconds of earlier learn calls (a resumed run sets it)
         self._next_eval = 0
         self._start = time.perf_counter()
 
@@ -62,9 +63,13 @@ class TrueReturnEvalCallback(BaseCallback):
             self.evaluate()
         return True
 
+    def elapsed(self) -> float:
+        """Seconds of training so far, earlier learn calls of a resumed run included."""
+        return self.seconds_before + time.perf_counter() - self._start
+
     def evaluate(self) -> float:
         """Evaluate now, log, and return the mean true return."""
-        self.wall_times.append(time.perf_counter() - self._start)
+        self.wall_times.append(self.elapsed())
         returns, lengths = evaluate_policy(
             self.model,
             self.eval_env,
