@@ -9,7 +9,9 @@ evaluated every ``--eval-freq`` steps. Each run writes a TensorBoard run; at the
 (mean of the last 3 evaluations), the mean over the last third of the curve, the normalised score (0 =
 random policy, 100 = demonstrator, from the dataset's reference scores), env steps and seconds until the
 score first reaches 90, env steps per second; and the exact configuration and versions),
-``comparison.png`` (mean ± std over seeds) and ``results.md`` (the table printed at the end).
+``comparison.png`` (mean ± std over seeds) and ``results.md`` (the table printed at the end); each run's
+final model is in ``models/<run>.zip`` and a 3 s video of its policy in ``videos/<run>.mp4`` (``--no-video``
+skips the videos; ``python -m aihf_control.play`` replays a model).
 ``python -m benchmarks.compare RUN_DIR...`` redraws both from earlier runs. The env's true reward is used for evaluation
 and by the synthetic teacher only, except by ``sac-true``, the ceiling.
 
@@ -27,9 +29,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import platform
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -39,6 +41,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+from benchmarks.executors import EXECUTORS, import_ray, run_all
 
 METHODS = ("aihf", "aihf-demos", "aihf-prefs", "rlhf", "ipl", "bc", "sac-true")
 USES_PREFERENCES = {"aihf", "aihf-prefs", "rlhf", "ipl"}
@@ -67,7 +71,11 @@ class Profile:
     methods: list[str] = field(default_factory=lambda: list(METHODS))
     teacher: str = "oracle"
     segment_length: int = 50
+    preference_weight: float = 1.0  # aihf's weight of the preference term (the demonstration term's is 1)
     device: str = "cpu"
+    checkpoint_freq: int = 0  # env steps between checkpoints of a run in progress (0: none)
+    video: bool = True  # a video of each run's final policy in <logdir>/videos/
+    video_seconds: float = 3.0
 
 
 PROFILES = {
@@ -86,6 +94,8 @@ PROFILES = {
         reward_learning_rate=3e-4,
         bc_steps=100,
         workers=1,
+        video=False,  # keeps the CI test quick (Hopper renders ~0.1 s a frame on a CPU); --video turns it on
+        video_seconds=0.5,
     ),
     # About 15 minutes on 2 CPU cores: all methods, one seed, two runs at a time.
     "quick": Profile(
@@ -102,6 +112,7 @@ PROFILES = {
         reward_learning_rate=3e-4,
         bc_steps=2_000,
         workers=2,
+        checkpoint_freq=10_000,
     ),
     # The AIHF paper's protocol: 10k demonstration transitions, 20k preferences, 3 seeds, a policy
     # alignment of 5k SAC steps with 5 reward steps at lr 1e-4 (SAC not reset), SB3's default networks.
@@ -119,6 +130,7 @@ PROFILES = {
         reward_learning_rate=1e-4,
         bc_steps=10_000,
         workers=2,
+        checkpoint_freq=20_000,
     ),
 }
 
@@ -151,6 +163,29 @@ def build_parser(env_id: str) -> argparse.ArgumentParser:
     add("--workers", type=int, default=None, help="runs at a time, one process and one CPU thread each")
     add("--device", default=None, help="torch device of every model: cpu, cuda or auto (default: cpu)")
     add("--logdir", type=Path, default=None, help=f"output folder (default: runs/{module}/<timestamp>)")
+    add(
+        "--checkpoint-freq",
+        type=int,
+        default=None,
+        help="env steps between checkpoints of each run in progress, 0 for none (profile: 0 / 10000 / 20000)",
+    )
+    add(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="go on with an interrupted benchmark, with the options it was started with: finished runs are "
+        "kept, runs in progress continue from their last checkpoint",
+    )
+    add(
+        "--video",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a video of each run's final policy in <logdir>/videos/; --no-video skips it (profile: off in smoke)",
+    )
+    add("--executor", choices=EXECUTORS, default="local", help="local: this machine; ray: one Ray task per run")
+    add("--ray-address", default=None, help="Ray cluster to join, e.g. auto (default: start Ray on this machine)")
+    add("--gpus-per-run", type=float, default=0.0, help="GPUs each Ray task declares, e.g. 0.25 (default: 0)")
     return parser
 
 
@@ -159,18 +194,27 @@ def resolve_profile(args: argparse.Namespace, parser: argparse.ArgumentParser) -
     for name in ("methods", "seeds", "timesteps", "num_demos", "num_prefs", "teacher", "eval_freq", "eval_episodes"):
         if getattr(args, name) is not None:
             setattr(profile, name, getattr(args, name))
-    for name in ("workers", "device"):
+    for name in ("workers", "device", "video", "checkpoint_freq"):
         if getattr(args, name) is not None:
             setattr(profile, name, getattr(args, name))
     for name in ("timesteps", "num_demos", "eval_freq", "eval_episodes", "workers"):
         if getattr(profile, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(profile, name)}")
+    if profile.checkpoint_freq < 0:
+        parser.error(f"--checkpoint-freq must be 0 (no checkpoints) or positive, got {profile.checkpoint_freq}")
     if min(profile.num_prefs) < 1:
         parser.error(f"--num-prefs must be at least 1, got {profile.num_prefs}")
     if profile.eval_freq > profile.timesteps:
         parser.error(
             f"--eval-freq {profile.eval_freq} is above --timesteps {profile.timesteps}: nothing would be evaluated"
         )
+    if args.executor == "ray":
+        try:
+            import_ray()
+        except ImportError as error:
+            parser.error(f"--executor ray: {error}")
+    elif args.ray_address is not None or args.gpus_per_run:
+        parser.error("--ray-address and --gpus-per-run need --executor ray")
     return profile
 
 
@@ -248,7 +292,8 @@ def build_model(spec: RunSpec, env: gym.Env, demos: Any, prefs: Any) -> Any:
     )
     bc = dict(bc_steps=p.bc_steps)
     if spec.method == "aihf":
-        return AIHF("MlpPolicy", env, demonstrations=demos, preferences=prefs, **reward, **sac)
+        weights = dict(preference_weight=p.preference_weight)
+        return AIHF("MlpPolicy", env, demonstrations=demos, preferences=prefs, **weights, **reward, **sac)
     if spec.method == "aihf-demos":
         return AIHF("MlpPolicy", env, demonstrations=demos, **reward, **sac)
     if spec.method == "aihf-prefs":
@@ -265,11 +310,30 @@ def build_model(spec: RunSpec, env: gym.Env, demos: Any, prefs: Any) -> Any:
     raise ValueError(f"unknown method {spec.method!r}")
 
 
+def resume_model(spec: RunSpec, checkpoint: Path, env: gym.Env, demos: Any, prefs: Any) -> Any:
+    """The model of a run in progress, from its last checkpoint (the feedback is rebuilt from the seed)."""
+    from stable_baselines3 import SAC
+
+    from aihf_control import AIHF, IPL, RLHF, load_checkpoint
+
+    if spec.method in ("aihf", "aihf-demos", "aihf-prefs"):
+        return load_checkpoint(AIHF, checkpoint, env, demonstrations=demos, preferences=prefs)
+    if spec.method == "rlhf":  # its BC start is done and recorded in the checkpoint
+        return load_checkpoint(RLHF, checkpoint, env, preferences=prefs)
+    if spec.method == "ipl":
+        model = load_checkpoint(IPL, checkpoint, env)
+        model.set_preferences(prefs)
+        return model
+    return load_checkpoint(SAC, checkpoint, env)
+
+
 def run_one(spec: RunSpec) -> dict:
     """Train and evaluate one (method, number of preferences, seed); runs in a worker process."""
     import torch
 
-    from aihf_control import TrueReturnEvalCallback
+    from aihf_control import ResumableCheckpointCallback, TrueReturnEvalCallback
+    from aihf_control.sb3 import latest_checkpoint, read_checkpoint_state
+    from aihf_control.video import record_video  # first: it sets MUJOCO_GL before gym.make imports mujoco
 
     torch.set_num_threads(1)  # small networks: one thread is fastest, and runs go in parallel
     p = spec.profile
@@ -278,8 +342,30 @@ def run_one(spec: RunSpec) -> dict:
     eval_env.reset(seed=spec.seed + 10_000)
     start = time.perf_counter()
     demos, prefs, refs = load_feedback(spec, env)
-    model = build_model(spec, env, demos, prefs)
+    model = build_model(spec, env, demos, prefs)  # replaced by the checkpoint's below when resuming
     evaluation = TrueReturnEvalCallback(eval_env, eval_freq=p.eval_freq, n_eval_episodes=p.eval_episodes)
+    callbacks: list = [evaluation]
+    checkpoints = Path(spec.logdir) / "checkpoints" / spec.name
+    resumed_from = latest_checkpoint(checkpoints) if p.checkpoint_freq and spec.method != "bc" else None
+    if resumed_from is not None:
+        model = resume_model(spec, resumed_from, env, demos, prefs)
+        saved = read_checkpoint_state(resumed_from)["extra"]
+        evaluation.curve = [tuple(point) for point in saved["curve"]]
+        evaluation.wall_times, evaluation.seconds_before = saved["wall_times"], saved["seconds"]
+        print(f"{spec.name}: resuming from {resumed_from} ({model.num_timesteps} env steps done)", flush=True)
+    if p.checkpoint_freq and spec.method != "bc":  # after the evaluation: a checkpoint holds the eval at its step
+        callbacks.append(
+            ResumableCheckpointCallback(
+                p.checkpoint_freq,
+                checkpoints,
+                extra_state=lambda: {
+                    "curve": evaluation.curve,
+                    "wall_times": evaluation.wall_times,
+                    "seconds": evaluation.elapsed(),
+                },
+            )
+        )
+    steps_before = model.num_timesteps if resumed_from is not None else 0
     train_start = time.perf_counter()
     if spec.method == "bc":
         model.learn(p.bc_steps, tb_log_name=spec.name)
@@ -287,9 +373,19 @@ def run_one(spec: RunSpec) -> dict:
         evaluation.evaluate()  # BC takes no env steps: one evaluation, drawn as a flat line
         env_steps = 0
     else:
-        model.learn(p.timesteps, callback=evaluation, tb_log_name=spec.name)
-        env_steps = p.timesteps
+        model.learn(
+            p.timesteps - steps_before,
+            callback=callbacks,
+            tb_log_name=spec.name,
+            reset_num_timesteps=resumed_from is None,  # a resumed run goes on in the same TensorBoard run
+        )
+        env_steps = p.timesteps - steps_before
     train_seconds = time.perf_counter() - train_start
+    wall_seconds = time.perf_counter() - start  # the model file and video are not part of the run's time
+    (Path(spec.logdir) / "models").mkdir(exist_ok=True)
+    model.save(Path(spec.logdir) / "models" / f"{spec.name}.zip")  # for python -m aihf_control.play
+    if p.video:
+        record_video(model, spec.env_id, Path(spec.logdir) / "videos" / f"{spec.name}.mp4", p.video_seconds)
     env.close()
     eval_env.close()
     steps = [0] if spec.method == "bc" else [int(s) for s, _, _ in evaluation.curve]
@@ -303,10 +399,11 @@ def run_one(spec: RunSpec) -> dict:
         refs,
     )
     record.update(
-        wall_seconds=time.perf_counter() - start,
+        wall_seconds=wall_seconds,
         env_steps_per_second=env_steps / train_seconds if env_steps else None,
     )
     save_json_atomically(record, Path(spec.logdir) / "runs" / f"{spec.name}.json")  # kept if a later run fails
+    shutil.rmtree(checkpoints, ignore_errors=True)  # the run is done: its record and final model are kept
     print(f"{spec.name}: final return {record['final_return']:.1f} ({record['wall_seconds']:.0f} s)", flush=True)
     return record
 
@@ -457,13 +554,21 @@ def plot(runs: list[dict], refs: dict, path: Path, title: str) -> None:
 def main(env_id: str, argv: list[str] | None = None) -> dict:
     """Run the benchmark on ``env_id``; returns what ``results.json`` holds."""
     parser = build_parser(env_id)
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    if args.resume is not None:
+        argv = saved_arguments(args.resume, argv, parser)
+        args = parser.parse_args(argv)
     profile = resolve_profile(args, parser)
     module = env_id.split("-")[0].lower()
     logdir = args.logdir or Path("runs") / module / datetime.now().strftime("%Y%m%d-%H%M%S")
-    logdir.mkdir(parents=True, exist_ok=True)
-    command = " ".join(["python -m", f"benchmarks.{module}", *(argv if argv is not None else sys.argv[1:])])
-    specs = run_specs(env_id, profile, logdir)
+    try:
+        logdir.mkdir(parents=True, exist_ok=True)
+        save_json_atomically({"env_id": env_id, "argv": argv}, logdir / "command.json")  # read by --resume
+    except OSError as e:
+        parser.error(f"cannot write to --logdir {logdir} ({e.strerror or e}); pass a folder you can write to")
+    command = " ".join(["python -m", f"benchmarks.{module}", *argv])
+    specs = run_specs(env_id, profile, logdir.resolve())  # absolute: Ray workers may run in another folder
     # Runs finished by an earlier call with the same --logdir are kept, not repeated: a long benchmark
     # can be split into parts, and a crash loses only the run in progress.
     done = {spec.name: Path(spec.logdir) / "runs" / f"{spec.name}.json" for spec in specs}
@@ -473,13 +578,13 @@ def main(env_id: str, argv: list[str] | None = None) -> dict:
         f"{profile.workers} at a time; output in {logdir}"
     )
     start = time.perf_counter()
-    if profile.workers == 1 or len(todo) <= 1:
-        for spec in todo:
-            run_one(spec)
-    else:
-        # spawn: each worker imports torch afresh and sets its own single thread
-        with multiprocessing.get_context("spawn").Pool(profile.workers, maxtasksperchild=1) as pool:
-            pool.map(run_one, todo, chunksize=1)
+    failed = run_all(run_one, todo, profile.workers, args.executor, args.ray_address, args.gpus_per_run)
+    if failed:
+        sys.exit(
+            f"{len(failed)} run(s) failed twice: {', '.join(spec.name for spec in failed)}; the other runs are in "
+            f"{logdir / 'runs'}; `python -m benchmarks.{module} --resume {logdir}` repeats only the failed ones "
+            "(from their last checkpoint)"
+        )
     runs = [json.loads(done[spec.name].read_text()) for spec in specs]
     refs = runs[0]["refs"] if runs else {}
     summary = summarize(runs)
@@ -505,7 +610,35 @@ def main(env_id: str, argv: list[str] | None = None) -> dict:
         f"\nwrote {logdir / 'results.json'}, {logdir / 'comparison.png'}, {logdir / 'results.md'}; "
         f"curves: tensorboard --logdir {logdir / 'tensorboard'}"
     )
+    videos = f"videos of the final policies in {logdir / 'videos'}; " if profile.video else ""
+    print(
+        f"{videos}final models in {logdir / 'models'}, replayed with: "
+        f"python -m aihf_control.play {logdir / 'models'}/<run>.zip --env {env_id} --video <run>.mp4"
+    )
     return results
+
+
+def saved_arguments(run_dir: Path, argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """The options a benchmark in ``run_dir`` was started with, for ``--resume run_dir``."""
+    others = [a for a in argv if a.startswith("-") and not a.startswith("--resume")]
+    if others:
+        parser.error(f"--resume takes no other options (got {' '.join(others)}): the run's own are reused")
+    saved = run_dir / "command.json"
+    try:
+        command = json.loads(saved.read_text())
+    except FileNotFoundError:
+        parser.error(
+            f"--resume {run_dir}: no command.json there; pass the output folder of an earlier benchmark "
+            f"(runs/{parser.prog.rsplit('.', 1)[-1]}/<timestamp>)"
+        )
+    except (OSError, json.JSONDecodeError) as e:
+        parser.error(f"--resume {run_dir}: {saved} is unreadable ({e}); start the benchmark again with --logdir")
+    if parser.prog != f"python -m benchmarks.{command['env_id'].split('-')[0].lower()}":
+        parser.error(f"--resume {run_dir}: that folder holds a {command['env_id']} benchmark, not this one")
+    saved_argv = list(command["argv"])
+    if "--logdir" in saved_argv:  # the folder may have moved since: it is run_dir now
+        del saved_argv[saved_argv.index("--logdir") : saved_argv.index("--logdir") + 2]
+    return [*saved_argv, "--logdir", str(run_dir)]
 
 
 def _versions() -> dict[str, str]:

@@ -160,7 +160,7 @@ class _Payload:
         return (os.system, ("echo pwned > PWNED",))
 
 
-def test_a_pickled_payload_in_a_model_file_is_refused(tmp_path, pendulum_feedback, small_aihf_kwargs):
+def test_a_pickled_payload_in_a_model_file_is_refused(tmp_path, pendulum_feedback, small_aihf_kwargs, monkeypatch):
     model = make_model(pendulum_feedback, small_aihf_kwargs)
     model.save(tmp_path / "model.zip")
     evil = tmp_path / "evil.zip"
@@ -170,7 +170,7 @@ def test_a_pickled_payload_in_a_model_file_is_refused(tmp_path, pendulum_feedbac
             if item.filename == "reward_net.pth":
                 data = pickle.dumps({"weight": _Payload()})  # torch.load would run it without weights_only
             target.writestr(item, data)
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # where the payload would write
     with pytest.raises(ValueError, match=r"refusing to load .*pickled Python objects that are not tensors"):
         AIHF.load(evil)
     assert not (tmp_path / "PWNED").exists()

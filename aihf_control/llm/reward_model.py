@@ -26,7 +26,7 @@ import torch
 
 from aihf_control.llm.logprobs import SequenceBatch, pad_sequences, position_ids_from_mask
 from aihf_control.llm.losses import kl_penalised_rewards, reward_model_loss, rloo_loss
-from aihf_control.llm.trainer import BaseRoundTrainer, _Cycler, _mean_metrics, _Optimiser
+from aihf_control.llm.trainer import BaseRoundTrainer, _mean_metrics, _Optimiser
 
 SCORE_HEADS = ("score", "classifier")
 
@@ -113,7 +113,12 @@ class RewardModelAIHFTrainer(BaseRoundTrainer):
             raise ValueError("demo_weight and preference_weight are both 0: the reward model has nothing to learn")
         self.reward_model = load_reward_model(reward_model, self.pad_id).to(self.device).eval()
         self.reward_optimiser = _Optimiser(
-            self.reward_model.parameters(), cfg.reward_learning_rate, cfg.weight_decay, cfg.max_grad_norm, self._fp16
+            self.reward_model.parameters(),
+            cfg.reward_learning_rate,
+            cfg.weight_decay,
+            cfg.max_grad_norm,
+            self._fp16,
+            self.accelerator,
         )
         # RLOO prompts: every distinct prompt of both data sets, in first-seen order.
         seen: dict[tuple[int, ...], None] = {}
@@ -194,20 +199,20 @@ class RewardModelAIHFTrainer(BaseRoundTrainer):
             micro = max(micro, -(-len(self.demonstrations) // cfg.demo_batch_size))
         if self.preferences is not None and self.uses_preferences:
             micro = max(micro, -(-len(self.preferences) // cfg.preference_batch_size))
-        return max(1, -(-micro // cfg.gradient_accumulation_steps))
+        return max(1, -(-micro // (cfg.gradient_accumulation_steps * self.accelerator.num_processes)))
 
     def train_round(self) -> dict[str, float]:
         cfg = self.config
         start = time.perf_counter()
         if self.uses_demo_pairs:
-            self.sample_ids = self.generate(self.demo_prompt_ids)
+            self.sample_ids = self.generate_across_processes(self.demo_prompt_ids)
         summary = {"generation_seconds": time.perf_counter() - start}
 
         demo_sampler = pref_sampler = None
         if self.uses_demo_pairs:
-            demo_sampler = _Cycler(len(self.demonstrations), cfg.demo_batch_size, self.generator)
+            demo_sampler = self.cycler(len(self.demonstrations), cfg.demo_batch_size)
         if self.uses_preferences:
-            pref_sampler = _Cycler(len(self.preferences), cfg.preference_batch_size, self.generator)
+            pref_sampler = self.cycler(len(self.preferences), cfg.preference_batch_size)
         reward_rows = []
         start = time.perf_counter()
         self.reward_model.requires_grad_(True)
@@ -219,18 +224,16 @@ class RewardModelAIHFTrainer(BaseRoundTrainer):
                 ),
                 "reward_loss",
             )
-            reward_rows.append(row)
-            self._record(row)
+            reward_rows.append(self._record(row))
         self.reward_model.requires_grad_(False)
         summary["reward_seconds"] = time.perf_counter() - start
 
-        prompt_sampler = _Cycler(len(self.rl_prompt_ids), cfg.rloo_prompts, self.generator)
+        prompt_sampler = self.cycler(len(self.rl_prompt_ids), cfg.rloo_prompts)
         policy_rows = []
         start = time.perf_counter()
         for _ in range(cfg.policy_steps):
             row = self._accumulate(self.optimiser, lambda: self.policy_loss_on(prompt_sampler.next()), "policy_loss")
-            policy_rows.append(row)
-            self._record(row)
+            policy_rows.append(self._record(row))
         summary["policy_seconds"] = time.perf_counter() - start
         return {**_mean_metrics(reward_rows), **_mean_metrics(policy_rows), **summary}
 

@@ -7,6 +7,10 @@
 ``EleutherAI/pythia-1b``, ``EleutherAI/pythia-2.8b``, as in the paper) is read from the local Hugging Face cache
 or downloaded by transformers (set ``HF_HUB_OFFLINE=1`` to forbid downloads). ``--reward-model`` switches to
 the reward-model path (Bradley–Terry reward model + RLOO). Run with ``--help`` for every option.
+
+Data parallel on N GPUs (batch sizes are per process), or N CPU processes with ``--device cpu``:
+
+    accelerate launch --multi_gpu --num_processes N -m aihf_control.llm.train --policy ... [options]
 """
 
 from __future__ import annotations
@@ -172,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, float]]:
     else:
         trainer = AIHFTrainer(args.policy, args.tokenizer or args.policy, demos, prefs, config, args.reference)
     summaries = trainer.train()
+    if not trainer.accelerator.is_main_process:  # under accelerate launch one process reports
+        return summaries
     prompts = (demos.prompts if demos is not None else prefs.prompts)[: args.sample_prompts]
     if prompts:
         for prompt, answer in zip(prompts, trainer.generate_text(prompts, greedy=True), strict=True):

@@ -20,6 +20,15 @@ The models are kept in eval mode (no dropout: the policy's and the reference's l
 sequence must agree before the first step). Weights stay in float32; on a GPU the forward passes run under
 ``torch.autocast`` in bf16 (fp16 with a gradient scaler where bf16 is unsupported), and the frozen
 reference is stored in that dtype.
+
+Data parallel: ``accelerate launch --multi_gpu --num_processes N -m aihf_control.llm.train ...`` (with
+``--device auto``, each process on its own GPU; ``--device cpu`` runs N CPU processes over gloo) trains one
+policy on N processes. Each optimiser step every process takes its own micro-batches (batch sizes are per
+process: an optimiser step sees N times as many pairs), the gradients are averaged across processes before
+clipping, and every process applies the same step, so the copies of the policy stay identical. Generation of
+the demonstration prompts' responses is split between the processes; metrics are averaged over them, and the
+main process alone logs and writes checkpoints. A plain ``python -m aihf_control.llm.train`` is one process,
+as before.
 """
 
 from __future__ import annotations
@@ -53,6 +62,7 @@ from aihf_control.llm.losses import aihf_loss_terms, implicit_rewards, sft_loss
 logger = logging.getLogger(__name__)
 
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
+WORLD_SIZE_VARIABLES = ["PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE", "WORLD_SIZE"]  # launchers' names
 
 
 @dataclass
@@ -190,6 +200,22 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def make_accelerator(device: str):
+    """The ``accelerate.Accelerator`` of this process: data parallel under ``accelerate launch``, else one process.
+
+    :param device: the config's device; a CPU device under a multi-process launch makes accelerate join the
+        processes over gloo (without ``cpu=True`` it would start no process group on a machine without GPU, and
+        each process would train alone)
+    """
+    from accelerate import Accelerator
+    from accelerate.utils import get_int_from_env
+
+    # The same test as accelerate's; outside a launch cpu stays False, because accelerate's state is one per
+    # process and refuses a later cpu=True once a trainer has put it on a GPU.
+    launched = "LOCAL_RANK" in os.environ or get_int_from_env(WORLD_SIZE_VARIABLES, 1) > 1
+    return Accelerator(cpu=launched and resolve_device(device).type == "cpu")
+
+
 def load_tokenizer(tokenizer_or_path):
     """A tokenizer object as given, or ``AutoTokenizer.from_pretrained(path_or_name)``."""
     if isinstance(tokenizer_or_path, (str, os.PathLike)):
@@ -282,37 +308,62 @@ def generate_responses(
 
 
 class _Cycler:
-    """Minibatches of indices from a reshuffled cycle over ``n`` items."""
+    """Minibatches of indices from a reshuffled cycle over ``n`` items.
 
-    def __init__(self, n: int, batch_size: int, generator: torch.Generator):
+    Data parallel: every process holds the same generator state, each call draws ``num_shards`` minibatches
+    and a process keeps the ``shard``-th, so the processes' minibatches of a step are disjoint.
+    """
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator, shard: int = 0, num_shards: int = 1):
         self.n, self.batch_size, self.generator = n, batch_size, generator
+        self.shard, self.num_shards = shard, num_shards
         self.order: list[int] = []
 
     def next(self) -> list[int]:
         out: list[int] = []
-        while len(out) < self.batch_size:
+        while len(out) < self.batch_size * self.num_shards:
             if not self.order:
                 self.order = torch.randperm(self.n, generator=self.generator).tolist()
-            take = min(self.batch_size - len(out), len(self.order))
+            take = min(self.batch_size * self.num_shards - len(out), len(self.order))
             out += self.order[:take]
             self.order = self.order[take:]
-        return out
+        return out[self.shard * self.batch_size : (self.shard + 1) * self.batch_size]
 
 
 class _Optimiser:
-    """AdamW with gradient clipping and, for fp16, a gradient scaler."""
+    """AdamW with gradient clipping, for fp16 a gradient scaler, and the mean of the gradients over the
+    processes of a data-parallel launch.
 
-    def __init__(self, params, lr: float, weight_decay: float, max_grad_norm: float | None, fp16: bool):
+    :param accelerator: the trainer's ``accelerate.Accelerator`` (its backward pass, its processes)
+    """
+
+    def __init__(self, params, lr: float, weight_decay: float, max_grad_norm: float | None, fp16: bool, accelerator):
         self.params = [p for p in params if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.params, lr=lr, weight_decay=weight_decay)
         self.max_grad_norm = max_grad_norm
         self.scaler = torch.amp.GradScaler("cuda") if fp16 else None
+        self.accelerator = accelerator
 
     def backward(self, loss: torch.Tensor) -> None:
-        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+        self.accelerator.backward(self.scaler.scale(loss) if self.scaler is not None else loss)
+
+    def average_gradients(self) -> None:
+        """Replace each gradient by its mean over the processes (a no-op in one process).
+
+        Done here, after the last micro-batch, rather than by wrapping the models in DistributedDataParallel:
+        it needs no ``no_sync`` for gradient accumulation, and the reward model's forward pass (its base model
+        and head called apart, see :func:`~aihf_control.llm.reward_model.sequence_scores`) needs no wrapper.
+        """
+        if self.accelerator.num_processes == 1:
+            return
+        for p in self.params:
+            if p.grad is None:  # unused by this process's micro-batches: it still takes part in the mean
+                p.grad = torch.zeros_like(p)
+            p.grad.copy_(self.accelerator.reduce(p.grad, "mean"))
 
     def step(self) -> float:
         """One optimiser step; returns the gradient norm before clipping (NaN if not computed)."""
+        self.average_gradients()  # before unscaling: an inf on any process then skips the step on all
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
         norm = float("nan")
@@ -364,7 +415,16 @@ class BaseRoundTrainer:
             if not isinstance(policy, (str, os.PathLike)):
                 raise ValueError("pass a tokenizer (or the policy as a path, where the tokenizer is read from)")
             tokenizer = policy
-        self.device = resolve_device(cfg.device)
+        self.accelerator = make_accelerator(cfg.device)
+        if cfg.device == "auto":
+            self.device = self.accelerator.device  # under a launch: this process's GPU
+        else:
+            self.device = resolve_device(cfg.device)
+            if self.accelerator.num_processes > 1 and self.device.type != "cpu":
+                raise ValueError(
+                    f"device={cfg.device!r} puts every process on one device: use device='auto' under accelerate "
+                    "launch (each process gets its own GPU), or 'cpu'"
+                )
         self.amp_dtype = self._resolve_amp_dtype()
         torch.manual_seed(cfg.seed)
         self.generator = torch.Generator().manual_seed(cfg.seed)
@@ -398,7 +458,12 @@ class BaseRoundTrainer:
             self.pref_labels = torch.tensor(self.preferences.labels, dtype=torch.float32)
 
         self.optimiser = _Optimiser(
-            self.policy.parameters(), cfg.learning_rate, cfg.weight_decay, cfg.max_grad_norm, self._fp16
+            self.policy.parameters(),
+            cfg.learning_rate,
+            cfg.weight_decay,
+            cfg.max_grad_norm,
+            self._fp16,
+            self.accelerator,
         )
         self.round = 0
         self.global_step = 0
@@ -478,6 +543,20 @@ class BaseRoundTrainer:
         )
         return self.tokenizer.batch_decode(ids, skip_special_tokens=True)
 
+    def generate_across_processes(self, prompt_ids: Sequence[Sequence[int]]) -> list[list[int]]:
+        """One sampled response per prompt, in order; under a data-parallel launch each process generates a
+        contiguous share of the prompts and every process gets all responses."""
+        if self.accelerator.num_processes == 1:
+            return self.generate(prompt_ids)
+        from accelerate.utils import gather_object
+
+        with self.accelerator.split_between_processes(list(prompt_ids)) as share:
+            return gather_object(self.generate(share))
+
+    def cycler(self, n: int, batch_size: int) -> _Cycler:
+        """A minibatch sampler over ``n`` items; each process of a data-parallel launch gets its own minibatches."""
+        return _Cycler(n, batch_size, self.generator, self.accelerator.process_index, self.accelerator.num_processes)
+
     def reference_logprobs(self, prompt_ids: Sequence[Sequence[int]], response_ids: Sequence[Sequence[int]]):
         """(N,) log π_ref(y|x) without gradient, on CPU."""
         with self.autocast():
@@ -517,15 +596,21 @@ class BaseRoundTrainer:
             if cfg.output_dir is not None:
                 self.save_checkpoint(Path(cfg.output_dir) / f"round-{self.round:03d}", summary)
             self.round_history.append(summary)
-            logger.info("round %d: %s", self.round, _format(summary))
+            if self.accelerator.is_main_process:
+                logger.info("round %d: %s", self.round, _format(summary))
         return self.round_history[-(cfg.rounds if rounds is None else rounds) :]
 
-    def _record(self, row: dict[str, float]) -> None:
+    def _record(self, row: dict[str, float]) -> dict[str, float]:
+        """Count one optimiser step and keep (and log) its metrics; returns them, averaged over processes."""
+        if self.accelerator.num_processes > 1:
+            names = sorted(row)
+            values = torch.tensor([row[name] for name in names], dtype=torch.float64, device=self.device)
+            row = dict(zip(names, self.accelerator.reduce(values, "mean").tolist(), strict=True))
         self.global_step += 1
-        row = {"round": self.round, "step": self.global_step, **row}
-        self.history.append(row)
-        if self.config.log_every and self.global_step % self.config.log_every == 0:
-            logger.info("step %d: %s", self.global_step, _format(row))
+        self.history.append({"round": self.round, "step": self.global_step, **row})
+        if self.accelerator.is_main_process and self.config.log_every and self.global_step % self.config.log_every == 0:
+            logger.info("step %d: %s", self.global_step, _format(self.history[-1]))
+        return row
 
     def _save_extra(self, directory: Path) -> None:
         """Hook: write more into a checkpoint directory (the reward-model path saves its reward model)."""
@@ -534,11 +619,19 @@ class BaseRoundTrainer:
         """Save the policy (safetensors), tokenizer and ``trainer_state.json`` to ``path`` atomically: everything
         is written into a temporary sibling directory that then replaces ``path`` with ``os.replace``.
 
+        Under a data-parallel launch the main process writes, and every process waits for it.
+
         :param path: the checkpoint directory
         :param summary: metrics to store in ``trainer_state.json``
         :return: ``path``
         """
         path = Path(path)
+        if self.accelerator.is_main_process:
+            self._write_checkpoint(path, summary)
+        self.accelerator.wait_for_everyone()
+        return path
+
+    def _write_checkpoint(self, path: Path, summary: dict[str, float] | None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
         try:
@@ -563,7 +656,6 @@ class BaseRoundTrainer:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
-        return path
 
 
 def _format(row: dict[str, float]) -> str:
@@ -620,13 +712,14 @@ class AIHFTrainer(BaseRoundTrainer):
             micro = max(micro, math.ceil(len(self.demonstrations) / cfg.demo_batch_size))
         if self.preferences is not None and self.uses_preferences:
             micro = max(micro, math.ceil(len(self.preferences) / cfg.preference_batch_size))
-        return max(1, math.ceil(micro / cfg.gradient_accumulation_steps))
+        # the processes of a data-parallel launch take their micro-batches side by side
+        return max(1, math.ceil(micro / (cfg.gradient_accumulation_steps * self.accelerator.num_processes)))
 
     def prepare_round(self) -> dict[str, float]:
         """Generate this round's responses to the demonstration prompts and the reference log-probs."""
         start = time.perf_counter()
         if self.uses_demo_pairs:
-            self.generated_ids = self.generate(self.demo_prompt_ids)
+            self.generated_ids = self.generate_across_processes(self.demo_prompt_ids)
         generation_seconds = time.perf_counter() - start
         start = time.perf_counter()
         if self.uses_demo_pairs:
@@ -722,9 +815,9 @@ class AIHFTrainer(BaseRoundTrainer):
         cfg = self.config
         demo_sampler = pref_sampler = None
         if self.demonstrations is not None and (self.uses_demo_pairs or cfg.sft_weight > 0):
-            demo_sampler = _Cycler(len(self.demonstrations), cfg.demo_batch_size, self.generator)
+            demo_sampler = self.cycler(len(self.demonstrations), cfg.demo_batch_size)
         if self.preferences is not None and self.uses_preferences:
-            pref_sampler = _Cycler(len(self.preferences), cfg.preference_batch_size, self.generator)
+            pref_sampler = self.cycler(len(self.preferences), cfg.preference_batch_size)
         return demo_sampler, pref_sampler
 
     def train_round(self) -> dict[str, float]:
@@ -733,9 +826,7 @@ class AIHFTrainer(BaseRoundTrainer):
         rows = []
         start = time.perf_counter()
         for _ in range(self.config.steps_per_round or self.default_steps_per_round()):
-            row = self.train_step(demo_sampler, pref_sampler)
-            self._record(row)
-            rows.append(row)
+            rows.append(self._record(self.train_step(demo_sampler, pref_sampler)))
         summary["optimisation_seconds"] = time.perf_counter() - start
         summary["steps"] = len(rows)
         return {**_mean_metrics(rows), **summary}

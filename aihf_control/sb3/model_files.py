@@ -65,11 +65,18 @@ def saved_algorithm(path: str | os.PathLike) -> str:
     data = read_saved_data(path)
     if isinstance(data.get("saved_by"), str):
         return data["saved_by"]
+    # Files of our algorithms saved before they recorded their name: told apart by their own settings.
+    if "alignment_steps" in data:
+        return "RLHF" if "bc_steps" in data else "AIHF"
+    if "reward_regularization" in data:
+        return "IPL"
+    if "bc_batch_size" in data:
+        return "BC"
     policy = data.get("policy_class")
     module = policy.get("__module__", "") if isinstance(policy, dict) else ""
     parts = module.split(".")
     if len(parts) >= 2 and parts[-1] == "policies":
-        return parts[-2].upper()
+        return "PPO/A2C" if parts[-2] == "common" else parts[-2].upper()
     return "unknown"
 
 

@@ -1,0 +1,133 @@
+"""Play a saved model: its true return over a few episodes, and a video of its deterministic policy.
+
+    python -m aihf_control.play MODEL.zip --env Hopper-v5 --episodes 5 --video hopper.mp4
+
+MODEL is a zip written by ``model.save(path)`` of AIHF, RLHF, IPL, BC or Stable-Baselines3's SAC (the
+benchmarks write one per run to ``<logdir>/models/``); which of them saved it is read from the zip. No
+feedback data is needed: the model only acts. The return is the env's true reward summed over an episode,
+mean ± std over ``--episodes`` episodes of the deterministic policy (SB3's ``evaluate_policy``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+# First: sets MUJOCO_GL for headless rendering before anything imports mujoco (see aihf_control.video).
+from aihf_control.video import VIDEO_SUFFIXES, check_video_path, record_video  # isort: skip
+
+import gymnasium as gym
+from stable_baselines3 import SAC
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.utils import check_for_correct_spaces
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from aihf_control import AIHF, BC, IPL, RLHF
+from aihf_control.sb3.model_files import read_saved_data, saved_algorithm
+
+ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"AIHF": AIHF, "RLHF": RLHF, "IPL": IPL, "BC": BC, "SAC": SAC}
+
+# Playing only predicts: no learning-rate schedule (a pickled function, which may not load across Python
+# versions) and no replay buffer (SAC would allocate buffer_size transitions).
+PREDICT_ONLY = {"learning_rate": 0.0, "lr_schedule": lambda _: 0.0, "buffer_size": 1}
+
+
+def load_model(path: str | Path, device: str = "cpu") -> BaseAlgorithm:
+    """Load a saved model of any of ``ALGORITHMS`` for acting only: no feedback data, no replay buffer.
+
+    Which class saved it is read from the file (``aihf_control.sb3.model_files.saved_algorithm``).
+
+    :param path: a zip written by ``model.save``
+    :param device: torch device of the model
+    :raises FileNotFoundError: if there is no such file
+    :raises ValueError: for a file that is not a model, or a model of another algorithm
+    """
+    name = saved_algorithm(path)
+    if name not in ALGORITHMS:
+        policy_class = read_saved_data(path).get("policy_class")
+        module = policy_class.get("__module__") if isinstance(policy_class, dict) else None
+        raise ValueError(
+            f"{path} holds a model of another algorithm (its policy class is from {module}): play loads "
+            f"{', '.join(ALGORITHMS)} models; load it with its own class's .load and evaluate it with "
+            "stable_baselines3.common.evaluation.evaluate_policy"
+        )
+    try:
+        return ALGORITHMS[name].load(path, device=device, custom_objects=PREDICT_ONLY)
+    except Exception as error:  # whatever SB3's load raises: name the file and the class
+        raise ValueError(f"could not load {path} as a {name} model: {type(error).__name__}: {error}") from error
+
+
+def evaluate(
+    model: BaseAlgorithm, env_id: str, episodes: int = 5, seed: int = 0, path: str | Path = "the model"
+) -> tuple[float, float]:
+    """True return (mean, std) of ``model``'s deterministic policy over ``episodes`` episodes of ``env_id``.
+
+    :param model: the model
+    :param env_id: a gymnasium env id with the model's observation and action spaces
+    :param episodes: number of episodes
+    :param seed: seed of the env's first reset
+    :param path: the model's file, named in errors
+    """
+    env = DummyVecEnv([lambda: Monitor(gym.make(env_id))])  # Monitor: the env's own reward, whatever wraps it
+    try:
+        check_for_correct_spaces(env, model.observation_space, model.action_space)
+    except ValueError as error:
+        env.close()
+        raise ValueError(f"{path} was trained on another env than {env_id} ({error}); pass its --env") from error
+    env.seed(seed)
+    try:
+        mean, std = evaluate_policy(model, env, n_eval_episodes=episodes, deterministic=True)
+    finally:
+        env.close()
+    return float(mean), float(std)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m aihf_control.play",
+        description=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    add("model", type=Path, help="a .zip written by model.save (AIHF, RLHF, IPL, BC or SAC)")
+    add("--env", required=True, help="the gymnasium env id it was trained on, e.g. Hopper-v5")
+    add("--episodes", type=int, default=5, help="episodes of the return's mean ± std (default: 5)")
+    add("--seed", type=int, default=0, help="seed of the evaluation and the video (default: 0)")
+    add("--video", type=Path, default=None, help=f"write a video of the policy here ({' or '.join(VIDEO_SUFFIXES)})")
+    add("--seconds", type=float, default=5.0, help="length of the video in env time (default: 5)")
+    add("--every", type=int, default=None, help="render every k-th env step (default: about 30 frames a second)")
+    add("--size", type=int, nargs=2, default=(240, 240), metavar=("WIDTH", "HEIGHT"), help="frame size (240 240)")
+    add("--device", default="cpu", help="torch device (default: cpu)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the command; returns the return's mean and std and the video written, if any."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.episodes < 1 or args.seconds <= 0 or (args.every is not None and args.every < 1) or min(args.size) < 1:
+        parser.error("--episodes, --every and --size must be at least 1 and --seconds above 0")
+    try:
+        if args.video is not None:
+            check_video_path(args.video)  # before the evaluation, which can take a while
+        model = load_model(args.model, args.device)
+        mean, std = evaluate(model, args.env, args.episodes, args.seed, args.model)
+        print(
+            f"{type(model).__name__} model {args.model} on {args.env}: return {mean:.1f} ± {std:.1f} over "
+            f"{args.episodes} episodes (deterministic policy, seed {args.seed})",
+            flush=True,
+        )
+        video = None
+        if args.video is not None:
+            video = record_video(model, args.env, args.video, args.seconds, args.every, tuple(args.size), args.seed)
+            print(f"wrote {video.path}: {video.frames} frames of {video.width}x{video.height} at {video.fps:g} fps")
+    except (OSError, ValueError, ImportError, RuntimeError, gym.error.Error) as error:  # each says what to do
+        parser.error(str(error))
+    return {"algo": type(model).__name__, "mean_return": mean, "std_return": std, "video": video}
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
