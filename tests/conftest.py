@@ -6,6 +6,7 @@ The machine running CI is small, so everything here is tiny and single-threaded.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -160,3 +161,14 @@ def with_falls(prefs: Preferences, fall_step: int) -> Preferences:
 def falls_factory() -> Callable[[Preferences, int], Preferences]:
     """``with_falls(prefs, fall_step)``."""
     return with_falls
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A saved tiny GPT-NeoX causal LM (~5k parameters) and its word-level tokenizer (needs transformers)."""
+    from aihf_control.llm.tiny import build_tiny_model, build_tiny_tokenizer
+
+    directory = tmp_path_factory.mktemp("tiny-pythia")
+    build_tiny_tokenizer(directory)
+    build_tiny_model(directory)
+    return directory

@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -18,17 +17,8 @@ pytest.importorskip("accelerate")
 import torch
 
 from aihf_control.llm import AIHFConfig, AIHFTrainer, load_checkpoint, read_preferences, tiny_dataset_paths
-from aihf_control.llm.tiny import build_tiny_model, build_tiny_tokenizer
 from aihf_control.llm.train import main
 from aihf_control.llm.trainer import _Cycler
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory) -> Path:
-    directory = tmp_path_factory.mktemp("tiny-pythia")
-    build_tiny_tokenizer(directory)
-    build_tiny_model(directory)
-    return directory
 
 
 def free_port() -> int:

@@ -4,7 +4,6 @@ JSONL readers, response log-probs under padding, generation, both trainers, chec
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -45,15 +44,6 @@ SMALL = dict(
     device="cpu",
     log_every=0,
 )
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory) -> Path:
-    """A saved tiny GPT-NeoX causal LM (~5k parameters) and its word-level tokenizer."""
-    directory = tmp_path_factory.mktemp("tiny-pythia")
-    build_tiny_tokenizer(directory)
-    build_tiny_model(directory)
-    return directory
 
 
 @pytest.fixture(scope="module")
