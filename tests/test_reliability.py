@@ -18,7 +18,14 @@ import torch
 from stable_baselines3 import SAC
 
 import aihf_control.algos.aihf.aihf as aihf_module
-from aihf_control import AIHF, IPL, NonFiniteError, ResumableCheckpointCallback, load_checkpoint
+from aihf_control import (
+    AIHF,
+    IPL,
+    NonFiniteError,
+    ResumableCheckpointCallback,
+    TrueReturnEvalCallback,
+    load_checkpoint,
+)
 from aihf_control.sb3 import latest_checkpoint, read_checkpoint_state, save_checkpoint
 
 ENV = "Pendulum-v1"
@@ -184,7 +191,14 @@ def test_nan_loss_stops_training_and_saves_the_last_good_state(
     reward_before = {k: v.clone() for k, v in model.reward_net.state_dict().items()}
     monkeypatch.setattr(aihf_module, "aihf_loss", lambda *args: torch.tensor(float("nan")))
     with pytest.raises(NonFiniteError, match=r"reward loss became nan at reward update 2, gradient step 0 \(env step"):
-        model.learn(100, reset_num_timesteps=False, callback=ResumableCheckpointCallback(1_000, tmp_path / "ckpt"))
+        model.learn(  # the checkpoint callback is found inside a list of callbacks too
+            100,
+            reset_num_timesteps=False,
+            callback=[
+                TrueReturnEvalCallback(gym.make(ENV), eval_freq=1_000),
+                ResumableCheckpointCallback(1_000, tmp_path / "ckpt"),
+            ],
+        )
     # The reward net is as the last good update left it (no reward update since step 201).
     assert all(torch.equal(v, reward_before[k]) for k, v in model.reward_net.state_dict().items())
     folder = latest_checkpoint(tmp_path / "ckpt")

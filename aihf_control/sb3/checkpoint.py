@@ -221,6 +221,17 @@ def load_checkpoint(
     return model
 
 
+def find_checkpoint_callback(callback: Any) -> ResumableCheckpointCallback | None:
+    """The first checkpoint callback among those passed to ``learn`` (a callback, a list, or a CallbackList)."""
+    if isinstance(callback, ResumableCheckpointCallback):
+        return callback
+    for child in callback if isinstance(callback, list) else getattr(callback, "callbacks", []):
+        found = find_checkpoint_callback(child)
+        if found is not None:
+            return found
+    return None
+
+
 # ---------------------------------------------------------------------- helpers
 
 

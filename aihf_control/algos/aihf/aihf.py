@@ -23,7 +23,7 @@ from aihf_control.data.preferences import Preferences
 from aihf_control.data.teachers import ScriptedTeacher
 from aihf_control.rewards.losses import aihf_loss, demo_loss, gradient_penalty, preference_accuracy, preference_loss
 from aihf_control.rewards.nets import RewardNet
-from aihf_control.sb3.checkpoint import ResumableCheckpointCallback, latest_checkpoint
+from aihf_control.sb3.checkpoint import find_checkpoint_callback, latest_checkpoint
 from aihf_control.sb3.model_files import CheckedLoad
 from aihf_control.sb3.relabel_buffer import RelabelingReplayBuffer
 from aihf_control.validation import NonFiniteError, check_continuous_actions, check_flat_box
@@ -605,10 +605,9 @@ class AIHF(CheckedLoad, SAC):
 
     def _keep_last_good(self, callback: Any, error: NonFiniteError) -> str:
         """Save the current state if it is still good; say where the last good checkpoint is."""
-        checkpoints = _checkpoint_callbacks(callback)
-        if not checkpoints:
+        checkpoint = find_checkpoint_callback(callback)
+        if checkpoint is None:
             return "No checkpoint was kept: pass ResumableCheckpointCallback(...) to learn() to keep one"
-        checkpoint = checkpoints[0]
         parameters = [*self.policy.parameters(), *self.reward_net.parameters()]
         if error.state_is_good and all(torch.isfinite(p).all() for p in parameters):
             path = checkpoint.save()
@@ -632,14 +631,6 @@ class AIHF(CheckedLoad, SAC):
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         state_dicts, variables = super()._get_torch_save_params()
         return [*state_dicts, "reward_net", "reward_optimizer"], variables
-
-
-def _checkpoint_callbacks(callback: Any) -> list[ResumableCheckpointCallback]:
-    """The checkpoint callbacks among those passed to ``learn`` (a callback, a list, or a CallbackList)."""
-    if isinstance(callback, ResumableCheckpointCallback):
-        return [callback]
-    children = callback if isinstance(callback, list) else getattr(callback, "callbacks", [])
-    return [found for child in children for found in _checkpoint_callbacks(child)]
 
 
 def _spread(n: int, k: int) -> np.ndarray:
