@@ -23,7 +23,7 @@ from aihf_control.data.demos import Demonstrations
 from aihf_control.data.preferences import Preferences
 from aihf_control.rewards.losses import preference_accuracy, preference_loss
 from aihf_control.sb3.model_files import CheckedLoad
-from aihf_control.validation import check_continuous_actions
+from aihf_control.validation import NonFiniteError, check_continuous_actions
 
 SelfIPL = TypeVar("SelfIPL", bound="IPL")
 
@@ -275,9 +275,10 @@ class IPL(CheckedLoad, SAC):
                 *segment_rewards, valid_1, valid_2, labels, replay_rewards, self.reward_regularization
             )
             if not torch.isfinite(critic_loss):
-                raise FloatingPointError(
-                    f"IPL's critic loss became {float(critic_loss)} at env step {self.num_timesteps}; "
-                    "lower the learning rate or raise reward_regularization"
+                raise NonFiniteError(
+                    f"IPL's critic loss became {critic_loss.item()} at env step {self.num_timesteps} (before its "
+                    "step: the critics are unchanged); lower the learning rate or raise reward_regularization",
+                    state_is_good=True,
                 )
             critic_losses.append(critic_loss.item())
             with torch.no_grad():
