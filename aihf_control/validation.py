@@ -59,6 +59,101 @@ def check_feature_size(what: str, got: int, space_name: str, space: spaces.Space
         )
 
 
+# How far outside an action space's bounds feedback actions may lie before ``check_action_bounds`` refuses them,
+# as a fraction of each dimension's range (high - low): 0.1%, i.e. 0.002 on [-1, 1]. It absorbs float noise
+# (float32 storage, rescaling between [-1, 1] and the env's units), not data in other units.
+ACTION_BOUND_TOLERANCE = 1e-3
+
+
+def check_action_bounds(
+    what: str, acts: np.ndarray, action_space: spaces.Space, real_steps: np.ndarray | None = None
+) -> None:
+    """Raise if feedback actions lie outside a Box action space's bounds (beyond ``ACTION_BOUND_TOLERANCE``).
+
+    Actions outside the bounds are actions the policy can never take (SAC squashes its actions into the
+    bounds), so a reward learnt from them tells demonstrations from policy by the action's range alone.
+    Unbounded sides (±inf) and non-Box spaces are not checked.
+
+    :param what: the data's name in the message, e.g. "demonstrations"
+    :param acts: (..., act_dim) actions in the env's units
+    :param action_space: the env's action space
+    :param real_steps: optional bool mask of ``acts.shape[:-1]``; only True entries are checked (padded
+        absorbing steps of preference segments hold zeros, not actions)
+    """
+    if not isinstance(action_space, spaces.Box):
+        return
+    low = np.asarray(action_space.low, dtype=np.float64).reshape(-1)
+    high = np.asarray(action_space.high, dtype=np.float64).reshape(-1)
+    flat = np.asarray(acts, dtype=np.float64).reshape(-1, low.size)
+    if real_steps is not None:
+        flat = flat[np.asarray(real_steps, dtype=bool).reshape(-1)]
+    if len(flat) == 0:
+        return
+    finite = np.isfinite(low) & np.isfinite(high)
+    tolerance = np.where(finite, ACTION_BOUND_TOLERANCE * (high - low), 0.0)
+    outside = (flat < low - tolerance) | (flat > high + tolerance)  # (N, act_dim); False against ±inf
+    if not outside.any():
+        return
+    dims = np.flatnonzero(outside.any(axis=0))
+    ranges = "; ".join(
+        f"dimension {d} ranges over [{flat[:, d].min():.4g}, {flat[:, d].max():.4g}] "
+        f"but the action space allows [{low[d]:.4g}, {high[d]:.4g}]"
+        for d in dims[:3]
+    ) + (f"; and {len(dims) - 3} more dimension(s)" if len(dims) > 3 else "")
+    raise ValueError(
+        f"{what} have actions outside the env's action bounds: {ranges} "
+        f"({int(outside.any(axis=1).sum())} of {len(flat)} actions are outside by more than the tolerance of "
+        f"{ACTION_BOUND_TOLERANCE:.1%} of the range). Actions recorded in other units or scaled twice are actions "
+        "the policy can never take: convert them to the env's units. If the env's bounds are soft and the data "
+        "is right, clip it to the bounds explicitly with .clip_actions(env.action_space) before passing it"
+    )
+
+
+def check_layer_sizes(name: str, sizes: object) -> list[int]:
+    """Hidden layer sizes as a list of positive integers; an empty sequence (no hidden layer) is allowed.
+
+    :param name: the argument's name in the message, e.g. "reward_net_arch"
+    :param sizes: the layer sizes given
+    :return: the sizes as a list of ints
+    """
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise ValueError(
+            f"{name} must be a sequence of hidden layer sizes (positive integers) such as [256, 256], got {sizes!r}"
+        )
+    sizes = list(sizes)
+    bad = [s for s in sizes if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1]
+    if bad:
+        raise ValueError(
+            f"{name} must hold positive integer layer sizes such as [256, 256] ([] for no hidden layer), "
+            f"got {sizes!r}: {bad[0]!r} is not a positive integer"
+        )
+    return [int(s) for s in sizes]
+
+
+def check_policy_net_arch(policy_kwargs: dict | None) -> None:
+    """Check ``policy_kwargs["net_arch"]`` of an SB3 SAC policy before SB3 builds it.
+
+    SB3 accepts a list of layer sizes (shared by actor and critics) or a dict with ``"pi"`` and ``"qf"``
+    lists; a negative, zero or fractional size would otherwise surface as a torch error about tensor sizes.
+
+    :param policy_kwargs: the ``policy_kwargs`` passed to the algorithm (None: SB3's defaults)
+    """
+    if not policy_kwargs or policy_kwargs.get("net_arch") is None:
+        return
+    net_arch = policy_kwargs["net_arch"]
+    if isinstance(net_arch, dict):
+        missing = [key for key in ("pi", "qf") if key not in net_arch]
+        if missing:
+            raise ValueError(
+                f'policy_kwargs["net_arch"] as a dict needs both "pi" (actor) and "qf" (critics) layer sizes, '
+                f"missing {missing}: e.g. dict(pi=[256, 256], qf=[256, 256])"
+            )
+        for key in ("pi", "qf"):
+            check_layer_sizes(f'policy_kwargs["net_arch"]["{key}"]', net_arch[key])
+    else:
+        check_layer_sizes('policy_kwargs["net_arch"]', net_arch)
+
+
 class NonFiniteError(FloatingPointError):
     """Training met a NaN or inf; the message names the quantity and the step.
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from stable_baselines3 import SAC
 
-from aihf_control import AIHF, IPL, Demonstrations, Preferences, ResumableCheckpointCallback
+from aihf_control import AIHF, BC, IPL, Demonstrations, Preferences, ResumableCheckpointCallback
 from aihf_control.data import ScriptedTeacher, load_demonstrations
 from aihf_control.llm.data import read_preferences
 
@@ -210,6 +210,39 @@ CASES: list[tuple[str, Callable[[Context], object], type[BaseException], str]] =
         lambda c: ResumableCheckpointCallback(0, c.tmp),
         ValueError,
         "save_freq and keep must be positive integers",
+    ),
+    (
+        "demonstration actions 100x outside the action bounds",
+        lambda c: AIHF("MlpPolicy", "Pendulum-v1", demonstrations=_replace(c.demos, acts=c.demos.acts * 100),
+                       **c.kwargs),
+        ValueError,
+        "demonstrations have actions outside the env's action bounds: dimension 0 ranges over",
+    ),
+    (
+        "preference actions 100x outside the action bounds",
+        lambda c: IPL("MlpPolicy", "Pendulum-v1", preferences=_replace(c.prefs, acts_1=c.prefs.acts_1 * 100),
+                      bc_steps=0, learning_starts=10, buffer_size=100, device="cpu"),
+        ValueError,
+        "but the action space allows [-2, 2]",
+    ),
+    (
+        "negative layer size in reward_net_arch",
+        lambda c: AIHF("MlpPolicy", "Pendulum-v1", demonstrations=c.demos, **{**c.kwargs, "reward_net_arch": [-5]}),
+        ValueError,
+        "reward_net_arch (RewardNet's hidden_sizes) must hold positive integer layer sizes",
+    ),
+    (
+        "negative layer size in a baseline's policy net_arch",
+        lambda c: BC("MlpPolicy", "Pendulum-v1", demonstrations=c.demos, policy_kwargs=dict(net_arch=[-5])),
+        ValueError,
+        'policy_kwargs["net_arch"] must hold positive integer layer sizes',
+    ),
+    (
+        "zero layer size in IPL's critic net_arch",
+        lambda c: IPL("MlpPolicy", "Pendulum-v1", preferences=c.prefs, bc_steps=0, buffer_size=100, device="cpu",
+                      policy_kwargs=dict(net_arch=dict(pi=[8], qf=[0]))),
+        ValueError,
+        'policy_kwargs["net_arch"]["qf"] must hold positive integer layer sizes',
     ),
 ]
 

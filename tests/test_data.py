@@ -272,3 +272,67 @@ def test_pref_check_spaces_action_mismatch():
     prefs = Preferences(**pref_arrays(act_dim=6))
     with pytest.raises(ValueError, match=r"preference segments have action size 6.*size 3"):
         prefs.check_spaces(HOPPER_OBS, HOPPER_ACT)
+
+
+# ---------------------------------------------------------------------------- action bounds
+
+
+def test_demo_actions_far_outside_the_bounds_are_refused_with_the_bounds_and_the_range():
+    arrays = demo_arrays()
+    demos = Demonstrations(**{**arrays, "acts": arrays["acts"] * 100})
+    with pytest.raises(ValueError, match=r"demonstrations have actions outside the env's action bounds") as raised:
+        demos.check_spaces(HOPPER_OBS, HOPPER_ACT)
+    message = str(raised.value)
+    assert "allows [-1, 1]" in message
+    low, high = demos.acts[:, 0].min(), demos.acts[:, 0].max()
+    assert f"dimension 0 ranges over [{low:.4g}, {high:.4g}]" in message
+    assert "clip_actions" in message
+
+
+def test_float_noise_at_the_bounds_is_accepted_and_more_is_not():
+    acts = np.zeros((N, ACT))
+    acts[0, 0] = 1.0 + 0.5e-3 * 2  # half the tolerance: 0.1% of the range 2
+    Demonstrations(**{**demo_arrays(), "acts": acts}).check_spaces(HOPPER_OBS, HOPPER_ACT)
+    acts[0, 0] = 1.0 + 2e-3 * 2
+    with pytest.raises(ValueError, match=r"dimension 0 ranges over \[0, 1.004\]"):
+        Demonstrations(**{**demo_arrays(), "acts": acts}).check_spaces(HOPPER_OBS, HOPPER_ACT)
+
+
+def test_unbounded_action_dimensions_are_not_checked():
+    half_open = spaces.Box(np.array([-1, -np.inf, -1], np.float32), np.array([1, np.inf, np.inf], np.float32))
+    acts = np.zeros((N, ACT))
+    acts[:, 1], acts[:, 2] = 1e6, 50.0
+    Demonstrations(**{**demo_arrays(), "acts": acts}).check_spaces(HOPPER_OBS, half_open)
+
+
+def test_the_bounds_check_can_be_skipped_or_the_actions_clipped():
+    arrays = demo_arrays()
+    demos = Demonstrations(**{**arrays, "acts": arrays["acts"] * 3})
+    demos.check_spaces(HOPPER_OBS, HOPPER_ACT, check_bounds=False)
+    clipped = demos.clip_actions(HOPPER_ACT)
+    clipped.check_spaces(HOPPER_OBS, HOPPER_ACT)
+    np.testing.assert_array_equal(clipped.acts, np.clip(demos.acts, -1, 1))
+    assert clipped.obs is demos.obs and len(clipped) == len(demos)
+
+
+def test_preference_actions_outside_the_bounds_are_refused():
+    arrays = pref_arrays()
+    prefs = Preferences(**{**arrays, "acts_2": arrays["acts_2"] * 100})
+    with pytest.raises(ValueError, match=r"preference segments \(acts_2\) have actions outside .* allows \[-1, 1\]"):
+        prefs.check_spaces(HOPPER_OBS, HOPPER_ACT)
+    prefs.check_spaces(HOPPER_OBS, HOPPER_ACT, check_bounds=False)
+    prefs.clip_actions(HOPPER_ACT).check_spaces(HOPPER_OBS, HOPPER_ACT)
+
+
+def test_absorbing_steps_are_not_checked_nor_clipped():
+    space = spaces.Box(0.5, 1.0, (ACT,), np.float32)  # 0, the padded steps' action, is outside
+    arrays = pref_arrays()
+    absorbing = np.zeros((N, T), dtype=bool)
+    absorbing[0, 2:] = True
+    acts_1 = np.where(absorbing[..., None], 0.0, np.full((N, T, ACT), 0.75))
+    prefs = Preferences(**{**arrays, "acts_1": acts_1, "acts_2": np.full_like(acts_1, 0.75)}, absorbing_1=absorbing)
+    prefs.check_spaces(HOPPER_OBS, space)
+    acts_1[1, 0, 0] = 3.0
+    clipped = Preferences(**{**arrays, "acts_1": acts_1, "acts_2": np.full_like(acts_1, 0.75)},
+                          absorbing_1=absorbing).clip_actions(space)
+    assert clipped.acts_1[1, 0, 0] == 1.0 and (clipped.acts_1[0, 2:] == 0).all()

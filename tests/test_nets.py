@@ -227,3 +227,33 @@ def test_ensemble_reward_is_the_mean_of_independently_initialised_members():
 def test_ensemble_size_must_be_a_positive_integer(size):
     with pytest.raises(ValueError, match="ensemble_size must be a positive integer"):
         make_net(ensemble_size=size)
+
+
+@pytest.mark.parametrize("sizes", [[-5], [0], [16, 2.5], [True], "64", 64])
+def test_hidden_sizes_must_be_positive_integers(sizes):
+    with pytest.raises(ValueError, match=r"reward_net_arch .* must (hold positive integer|be a sequence)"):
+        make_net(hidden_sizes=sizes)
+
+
+def test_hidden_sizes_accept_numpy_integers_and_no_hidden_layer():
+    assert make_net(hidden_sizes=np.array([8, 4])).forward(torch.zeros(2, 4), torch.zeros(2, 2)).shape == (2,)
+    assert make_net(hidden_sizes=()).forward(torch.zeros(2, 4), torch.zeros(2, 2)).shape == (2,)
+
+
+@pytest.mark.parametrize(
+    "net_arch, words",
+    [
+        ([-5], r'policy_kwargs\["net_arch"\] must hold positive integer layer sizes'),
+        (dict(pi=[8], qf=[0]), r'policy_kwargs\["net_arch"\]\["qf"\] must hold positive integer'),
+        (dict(pi=[8]), r'needs both "pi" \(actor\) and "qf" \(critics\)'),
+        ([[8]], "is not a positive integer"),
+    ],
+)
+def test_policy_net_arch_is_checked(net_arch, words):
+    from aihf_control.validation import check_policy_net_arch
+
+    with pytest.raises(ValueError, match=words):
+        check_policy_net_arch({"net_arch": net_arch})
+    check_policy_net_arch({"net_arch": [64, 64]})
+    check_policy_net_arch({"net_arch": dict(pi=[64], qf=[64, 64])})
+    check_policy_net_arch(None)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from aihf_control.validation import as_float_array, check_feature_size
+from aihf_control.validation import as_float_array, check_action_bounds, check_feature_size
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,38 @@ class Demonstrations:
     def __len__(self) -> int:
         return len(self.obs)
 
-    def check_spaces(self, observation_space: spaces.Space, action_space: spaces.Space) -> None:
-        """Raise a clear error if these transitions do not fit the env's spaces."""
+    def check_spaces(
+        self, observation_space: spaces.Space, action_space: spaces.Space, check_bounds: bool = True
+    ) -> None:
+        """Raise a clear error if these transitions do not fit the env's spaces.
+
+        Besides the sizes, the actions must lie within a Box action space's bounds, up to
+        ``aihf_control.validation.ACTION_BOUND_TOLERANCE`` (0.1% of each dimension's range, for float
+        noise): actions in other units, or scaled twice, would otherwise be trained on silently. For an
+        env whose bounds are soft, clip the data explicitly with ``clip_actions`` before passing it on.
+
+        :param observation_space: the env's observation space
+        :param action_space: the env's action space
+        :param check_bounds: False skips the action-bounds check (sizes are always checked)
+        """
         check_feature_size("demonstrations", self.obs.shape[1], "observation", observation_space)
         check_feature_size("demonstrations", self.acts.shape[1], "action", action_space)
+        if check_bounds:
+            check_action_bounds("demonstrations", self.acts, action_space)
+
+    def clip_actions(self, action_space: spaces.Box) -> Demonstrations:
+        """These transitions with their actions clipped to the action space's bounds: the explicit opt-out
+        of ``check_spaces``'s bounds check, for envs whose bounds are soft (the env accepts, or clips,
+        larger actions, but a SAC policy only ever takes actions within the bounds).
+
+        :param action_space: the env's Box action space
+        :return: new ``Demonstrations``; observations and dones are shared, not copied
+        """
+        if not isinstance(action_space, spaces.Box):
+            raise TypeError(f"clip_actions needs a Box action space, got {action_space}")
+        check_feature_size("demonstrations", self.acts.shape[1], "action", action_space)
+        low, high = action_space.low.reshape(-1), action_space.high.reshape(-1)
+        return replace(self, acts=np.clip(self.acts, low, high).astype(np.float32))
 
 
 def record_demonstrations(

@@ -14,7 +14,7 @@ import os
 import zipfile
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Integral
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import numpy as np
 from gymnasium import spaces
 
 from aihf_control.data.teachers import ScriptedTeacher
-from aihf_control.validation import as_float_array, check_feature_size
+from aihf_control.validation import as_float_array, check_action_bounds, check_feature_size
 
 PREFERENCES_FILE_FORMAT = "aihf_control.Preferences"
 PREFERENCES_FILE_VERSION = 1
@@ -121,10 +121,44 @@ class Preferences:
     def segment_length(self) -> int:
         return self.obs_1.shape[1]
 
-    def check_spaces(self, observation_space: spaces.Space, action_space: spaces.Space) -> None:
-        """Raise a clear error if these segments do not fit the env's spaces."""
+    def check_spaces(
+        self, observation_space: spaces.Space, action_space: spaces.Space, check_bounds: bool = True
+    ) -> None:
+        """Raise a clear error if these segments do not fit the env's spaces.
+
+        Besides the sizes, the actions of real (not absorbing) steps must lie within a Box action space's
+        bounds, up to ``aihf_control.validation.ACTION_BOUND_TOLERANCE`` (0.1% of each dimension's range);
+        for an env whose bounds are soft, clip the data explicitly with ``clip_actions``.
+
+        :param observation_space: the env's observation space
+        :param action_space: the env's action space
+        :param check_bounds: False skips the action-bounds check (sizes are always checked)
+        """
         check_feature_size("preference segments", self.obs_1.shape[2], "observation", observation_space)
         check_feature_size("preference segments", self.acts_1.shape[2], "action", action_space)
+        if check_bounds:
+            for i in (1, 2):
+                absorbing = getattr(self, f"absorbing_{i}")
+                real = None if absorbing is None else ~absorbing
+                check_action_bounds(f"preference segments (acts_{i})", getattr(self, f"acts_{i}"), action_space, real)
+
+    def clip_actions(self, action_space: spaces.Box) -> Preferences:
+        """These pairs with the actions of their real steps clipped to the action space's bounds: the
+        explicit opt-out of ``check_spaces``'s bounds check, for envs whose bounds are soft.
+
+        :param action_space: the env's Box action space
+        :return: new ``Preferences`` (absorbing steps keep their zero actions)
+        """
+        if not isinstance(action_space, spaces.Box):
+            raise TypeError(f"clip_actions needs a Box action space, got {action_space}")
+        check_feature_size("preference segments", self.acts_1.shape[2], "action", action_space)
+        low, high = action_space.low.reshape(-1), action_space.high.reshape(-1)
+        clipped = {}
+        for i in (1, 2):
+            acts, absorbing = getattr(self, f"acts_{i}"), getattr(self, f"absorbing_{i}")
+            inside = np.clip(acts, low, high).astype(np.float32)
+            clipped[f"acts_{i}"] = inside if absorbing is None else np.where(absorbing[..., None], acts, inside)
+        return replace(self, **clipped)
 
     @classmethod
     def concatenate(cls, parts: Sequence[Preferences]) -> Preferences:

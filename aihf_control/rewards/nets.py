@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from aihf_control.validation import check_layer_sizes
+
 
 class RewardNet(nn.Module):
     """An MLP reward r_θ(s, a) with fixed input normalisation, a bounded output and a learned
@@ -28,7 +30,7 @@ class RewardNet(nn.Module):
     :param act_dim: size of the (flat) action
     :param action_low: lower bound of the action space, shape (act_dim,)
     :param action_high: upper bound of the action space, shape (act_dim,)
-    :param hidden_sizes: sizes of the hidden layers
+    :param hidden_sizes: sizes of the hidden layers, positive integers (AIHF's ``reward_net_arch``; () for none)
     :param state_only: if True, r depends on s only (actions are ignored)
     :param reward_bound: |r| stays below this value
     :param ensemble_size: number of independently initialised MLPs (members); r_θ is their mean.
@@ -52,6 +54,7 @@ class RewardNet(nn.Module):
             raise ValueError(f"reward_bound must be > 0, got {reward_bound}")
         if isinstance(ensemble_size, bool) or not isinstance(ensemble_size, int) or ensemble_size < 1:
             raise ValueError(f"ensemble_size must be a positive integer, got {ensemble_size!r}")
+        hidden_sizes = check_layer_sizes("reward_net_arch (RewardNet's hidden_sizes)", hidden_sizes)
         self.obs_dim, self.act_dim = obs_dim, act_dim
         self.state_only = state_only
         self.reward_bound = float(reward_bound)

@@ -17,7 +17,7 @@ from stable_baselines3.common.base_class import maybe_make_env
 from aihf_control.data.defaults import shipped_feedback
 from aihf_control.data.demos import Demonstrations
 from aihf_control.sb3.model_files import CheckedLoad
-from aihf_control.validation import check_continuous_actions
+from aihf_control.validation import check_continuous_actions, check_policy_net_arch
 
 SelfBC = TypeVar("SelfBC", bound="BC")
 
@@ -155,6 +155,7 @@ class BC(CheckedLoad, SAC):
                 )
             env = maybe_make_env(env, 0) if isinstance(env, str) else env
             check_continuous_actions(env.action_space)
+            check_policy_net_arch(kwargs.get("policy_kwargs"))
         self.demonstrations = demonstrations
         self.bc_batch_size = int(bc_batch_size)
         self.bc_learning_rate = float(bc_learning_rate)

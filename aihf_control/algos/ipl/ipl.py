@@ -23,7 +23,7 @@ from aihf_control.data.demos import Demonstrations
 from aihf_control.data.preferences import Preferences
 from aihf_control.rewards.losses import preference_accuracy, preference_loss
 from aihf_control.sb3.model_files import CheckedLoad
-from aihf_control.validation import NonFiniteError, check_continuous_actions
+from aihf_control.validation import NonFiniteError, check_continuous_actions, check_policy_net_arch
 
 SelfIPL = TypeVar("SelfIPL", bound="IPL")
 
@@ -150,6 +150,7 @@ class IPL(CheckedLoad, SAC):
                 raise ValueError("IPL needs segments of at least 2 steps: r_Q(s, a) needs the next observation")
             env = maybe_make_env(env, 0) if isinstance(env, str) else env
             check_continuous_actions(env.action_space)
+            check_policy_net_arch(kwargs.get("policy_kwargs"))
             preferences.check_spaces(env.observation_space, env.action_space)
             if demonstrations is not None:
                 demonstrations.check_spaces(env.observation_space, env.action_space)
