@@ -18,6 +18,12 @@ the last ``"\\n\\nAssistant:"``; that shared part is the prompt (ending with ``"
 :func:`aihf_control.rewards.losses.preference_loss`). A missing or non-string field, a line that is not a JSON
 object, or a file with no record raises ``ValueError`` naming the file, the line and the field.
 
+The trainers take TRL's dataset formats (:mod:`datasets`): :func:`preference_dataset` turns preferences into
+TRL's preference format (``prompt``, ``chosen``, ``rejected``, plus our optional ``label``) and
+:func:`demonstration_dataset` demonstrations into TRL's prompt-completion format (``prompt``, ``completion``).
+TRL tokenizes ``prompt + completion`` as one string, so a completion that does not start with whitespace after a
+prompt that does not end with it is given one leading space (``"tell me about cats"`` + ``"cats are great"``).
+
 The package ships a tiny synthetic data set (:func:`tiny_dataset_paths`) for tests and the worked example.
 """
 
@@ -216,3 +222,55 @@ def tiny_dataset_paths() -> dict[str, Path]:
         "prefs": _DATA_DIR / "tiny_prefs.jsonl",
         "hh_prefs": _DATA_DIR / "tiny_hh_prefs.jsonl",
     }
+
+
+def join_completion(prompt: str, completion: str) -> str:
+    """The completion as TRL should append it to the prompt: with one leading space where neither side has
+    whitespace at the join (TRL tokenizes ``prompt + completion``; without it two words would fuse).
+
+    :param prompt: the prompt text
+    :param completion: the response text
+    :return: the completion, possibly with a leading space
+    """
+    if prompt and completion and not prompt[-1].isspace() and not completion[0].isspace():
+        return " " + completion
+    return completion
+
+
+def preference_dataset(preferences: TextPreferences):
+    """Preferences as a ``datasets.Dataset`` in TRL's preference format: ``prompt``, ``chosen``, ``rejected`` and
+    ``label`` (P(chosen ≻ rejected); TRL's DPO has no such column, AIHF's trainer reads it).
+
+    :param preferences: the pairs
+    :return: the dataset, one row per pair
+    """
+    from datasets import Dataset
+
+    return Dataset.from_dict(
+        {
+            "prompt": list(preferences.prompts),
+            "chosen": [join_completion(p, c) for p, c in zip(preferences.prompts, preferences.chosen, strict=True)],
+            "rejected": [
+                join_completion(p, r) for p, r in zip(preferences.prompts, preferences.rejected, strict=True)
+            ],
+            "label": [float(y) for y in preferences.labels],
+        }
+    )
+
+
+def demonstration_dataset(demonstrations: TextDemonstrations):
+    """Demonstrations as a ``datasets.Dataset`` in TRL's prompt-completion format: ``prompt``, ``completion``.
+
+    :param demonstrations: the (prompt, response) pairs
+    :return: the dataset, one row per demonstration
+    """
+    from datasets import Dataset
+
+    return Dataset.from_dict(
+        {
+            "prompt": list(demonstrations.prompts),
+            "completion": [
+                join_completion(p, r) for p, r in zip(demonstrations.prompts, demonstrations.responses, strict=True)
+            ],
+        }
+    )

@@ -1,29 +1,28 @@
-"""Command line: AIHF on a causal language model from JSONL demonstrations and preferences.
+"""Command line: AIHF on a causal language model from JSONL demonstrations and preferences, on TRL.
 
     python -m aihf_control.llm.train --policy EleutherAI/pythia-160m \\
-        --demos demos.jsonl --prefs hh_pairs.jsonl --output-dir runs/aihf-160m --rounds 3
+        --demos demos.jsonl --prefs hh_pairs.jsonl --output_dir runs/aihf-160m --rounds 3 --steps_per_round 100
 
-``--policy`` is any ``AutoModelForCausalLM`` path or hub name; a hub name (``EleutherAI/pythia-160m``,
-``EleutherAI/pythia-1b``, ``EleutherAI/pythia-2.8b``, as in the paper) is read from the local Hugging Face cache
-or downloaded by transformers (set ``HF_HUB_OFFLINE=1`` to forbid downloads). ``--reward-model`` switches to
-the reward-model path (Bradley–Terry reward model + RLOO). Run with ``--help`` for every option.
+Every option of TRL's ``DPOConfig`` (and so of ``transformers.TrainingArguments``) is accepted as TRL's own
+command line spells it (``--learning_rate``, ``--per_device_train_batch_size``, ``--gradient_accumulation_steps``,
+``--bf16``, ``--gradient_checkpointing``, ``--report_to``, ``--save_strategy``, ``--beta``, …; ``-`` works for ``_``),
+plus AIHF's (:class:`~aihf_control.llm.trainer.AIHFConfig`: ``--demo_weight``, ``--preference_weight``,
+``--demo_batch_size``, ``--steps_per_round``, ``--rounds``, ``--refresh_reference``, ``--max_completion_length``,
+sampling) and this script's (:class:`ScriptArguments`: models, data files, LoRA, the reward-model path).
+``--policy`` is any ``AutoModelForCausalLM`` path or hub name (set ``HF_HUB_OFFLINE=1`` to forbid downloads).
 
-Data parallel on N GPUs (batch sizes are per process), or N CPU processes with ``--device cpu``:
-
-    accelerate launch --multi_gpu --num_processes N -m aihf_control.llm.train --policy ... [options]
+Data parallel, DeepSpeed or FSDP: ``accelerate launch [--config_file ...] -m aihf_control.llm.train ...``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-
-from aihf_control.llm.data import read_demonstrations, read_preferences
-from aihf_control.llm.trainer import AIHFConfig, AIHFTrainer
+from typing import Any
 
 EPILOG = """\
 Data formats (one JSON object per line):
@@ -32,159 +31,203 @@ Data formats (one JSON object per line):
              or   {"chosen": "\\n\\nHuman: ...\\n\\nAssistant: ...", "rejected": "..."}   (Anthropic-HH form)
 
 Special cases of the objective:
-  --demo-weight 0                          DPO on the preferences
-  --preference-weight 0 --refresh-reference SPIN (self-play on the demonstrations)
-  --demo-weight 0 --preference-weight 0 --sft-weight 1   supervised fine-tuning
-
-Pythia models of the paper: EleutherAI/pythia-160m, EleutherAI/pythia-1b, EleutherAI/pythia-2.8b
-(a Pythia reward model: --reward-model EleutherAI/pythia-160m, with a fresh 1-output head).
-Checkpoints: OUTPUT_DIR/round-NNN/ (safetensors; from_pretrained loads them), each with trainer_state.json.
+  --demo_weight 0                              TRL's DPO on the preferences
+  --preference_weight 0 --refresh_reference    SPIN (self-play on the demonstrations)
+Supervised fine-tuning is TRL's own: `trl sft` / SFTTrainer on the demonstrations.
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    defaults = AIHFConfig()
-    p = argparse.ArgumentParser(
+@dataclass
+class ScriptArguments:
+    """The options of this script that neither TRL nor AIHFConfig has.
+
+    :param policy: ``AutoModelForCausalLM`` path or hub name
+    :param tokenizer: tokenizer path or name; None = the policy's
+    :param reference: reference model path or name; None = TRL's default (the initial policy)
+    :param demos: JSONL file of demonstrations
+    :param prefs: JSONL file of preference pairs
+    :param num_demos: use only the first N demonstrations
+    :param num_prefs: use only the first N preference pairs
+    :param sample_prompts: print the final policy's greedy answer to N prompts
+    :param lora_r: train a LoRA adapter of this rank (needs peft); 0 = full fine-tuning
+    :param reward_model: use the reward-model path with this ``AutoModelForSequenceClassification`` (1 output)
+    :param reward_learning_rate: reward-model learning rate (reward-model path)
+    :param reward_steps: reward-model steps per round (reward-model path)
+    :param policy_steps: RLOO steps per round (reward-model path)
+    :param rloo_k: completions per prompt for RLOO (reward-model path)
+    :param kl_coef: KL penalty to the reference in RLOO's reward (reward-model path)
+    """
+
+    policy: str = field(metadata={"help": "AutoModelForCausalLM path or hub name (e.g. EleutherAI/pythia-1b)"})
+    tokenizer: str | None = field(default=None, metadata={"help": "tokenizer path or name (default: the policy's)"})
+    reference: str | None = field(default=None, metadata={"help": "reference model (default: the initial policy)"})
+    demos: str | None = field(default=None, metadata={"help": "JSONL file of demonstrations"})
+    prefs: str | None = field(default=None, metadata={"help": "JSONL file of preference pairs"})
+    num_demos: int | None = field(default=None, metadata={"help": "use only the first N demonstrations"})
+    num_prefs: int | None = field(default=None, metadata={"help": "use only the first N preference pairs"})
+    sample_prompts: int = field(default=3, metadata={"help": "print the final policy's answer to N prompts"})
+    lora_r: int = field(default=0, metadata={"help": "train a LoRA adapter of this rank (needs peft); 0 = off"})
+    reward_model: str | None = field(
+        default=None, metadata={"help": "reward-model path: AutoModelForSequenceClassification path or name"}
+    )
+    reward_learning_rate: float = field(default=1e-5, metadata={"help": "reward-model learning rate"})
+    reward_steps: int = field(default=50, metadata={"help": "reward-model steps per round"})
+    policy_steps: int = field(default=8, metadata={"help": "RLOO steps per round"})
+    rloo_k: int = field(default=2, metadata={"help": "completions per prompt for RLOO"})
+    kl_coef: float = field(default=0.05, metadata={"help": "KL penalty to the reference in RLOO's reward"})
+
+
+def build_parser():
+    """The ``HfArgumentParser`` of :class:`ScriptArguments` and :class:`~aihf_control.llm.trainer.AIHFConfig`."""
+    import argparse
+
+    from transformers import HfArgumentParser
+
+    from aihf_control.llm.trainer import AIHFConfig
+
+    parser = HfArgumentParser(
+        (ScriptArguments, AIHFConfig),
         prog="python -m aihf_control.llm.train",
-        description="AIHF: align a causal language model with demonstrations and preferences jointly.",
+        description="AIHF: align a causal language model with demonstrations and preferences jointly (on TRL).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    g = p.add_argument_group("models and data")
-    g.add_argument("--policy", required=True, help="AutoModelForCausalLM path or hub name (e.g. EleutherAI/pythia-1b)")
-    g.add_argument("--tokenizer", default=None, help="tokenizer path or name (default: the policy's)")
-    g.add_argument("--reference", default=None, help="reference model path or name (default: a copy of the policy)")
-    g.add_argument(
-        "--reward-model",
-        default=None,
-        help="use the reward-model path: an AutoModelForSequenceClassification path or name (1 output)",
-    )
-    g.add_argument("--demos", type=Path, default=None, help="JSONL file of demonstrations")
-    g.add_argument("--prefs", type=Path, default=None, help="JSONL file of preference pairs")
-    g.add_argument("--num-demos", type=int, default=None, help="use only the first N demonstrations")
-    g.add_argument("--num-prefs", type=int, default=None, help="use only the first N preference pairs")
-    g.add_argument("--output-dir", default=None, help="checkpoints go to OUTPUT_DIR/round-NNN (default: none)")
-
-    g = p.add_argument_group("objective")
-    g.add_argument("--beta", type=float, default=defaults.beta, help="β of the implicit reward β·log(π/π_ref)")
-    g.add_argument("--demo-weight", type=float, default=defaults.demo_weight, help="weight of demo ≻ sample")
-    g.add_argument("--preference-weight", type=float, default=defaults.preference_weight, help="weight of DPO term")
-    g.add_argument("--sft-weight", type=float, default=defaults.sft_weight, help="weight of an NLL term on demos")
-    g.add_argument("--refresh-reference", action="store_true", help="reference := policy after each round")
-
-    g = p.add_argument_group("optimisation")
-    g.add_argument("--rounds", type=int, default=defaults.rounds)
-    g.add_argument("--steps-per-round", type=int, default=None, help="default: one pass over the larger data set")
-    g.add_argument("--demo-batch-size", type=int, default=defaults.demo_batch_size)
-    g.add_argument("--preference-batch-size", type=int, default=defaults.preference_batch_size)
-    g.add_argument("--gradient-accumulation-steps", type=int, default=defaults.gradient_accumulation_steps)
-    g.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    g.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    g.add_argument("--max-grad-norm", type=float, default=defaults.max_grad_norm, help="0 = no clipping")
-
-    g = p.add_argument_group("sequences and generation")
-    g.add_argument("--max-prompt-length", type=int, default=defaults.max_prompt_length)
-    g.add_argument("--max-length", type=int, default=defaults.max_length)
-    g.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens)
-    g.add_argument("--temperature", type=float, default=defaults.temperature)
-    g.add_argument("--top-k", type=int, default=defaults.top_k, help="0 = off")
-    g.add_argument("--top-p", type=float, default=defaults.top_p, help="1 = off")
-    g.add_argument("--generation-batch-size", type=int, default=defaults.generation_batch_size)
-    g.add_argument("--eval-batch-size", type=int, default=defaults.eval_batch_size)
-
-    g = p.add_argument_group("reward-model path (with --reward-model)")
-    g.add_argument("--reward-learning-rate", type=float, default=defaults.reward_learning_rate)
-    g.add_argument("--reward-steps", type=int, default=None, help="default: one pass over the larger data set")
-    g.add_argument("--policy-steps", type=int, default=defaults.policy_steps, help="RLOO steps per round")
-    g.add_argument("--rloo-prompts", type=int, default=defaults.rloo_prompts, help="prompts per RLOO micro-batch")
-    g.add_argument("--rloo-k", type=int, default=defaults.rloo_k, help="samples per prompt")
-    g.add_argument("--kl-coef", type=float, default=defaults.kl_coef, help="KL penalty to the reference")
-
-    g = p.add_argument_group("system")
-    g.add_argument("--device", default=defaults.device, help="auto, cpu, cuda, cuda:1, ...")
-    g.add_argument("--mixed-precision", default=defaults.mixed_precision, choices=["auto", "no", "bf16", "fp16"])
-    g.add_argument("--seed", type=int, default=defaults.seed)
-    g.add_argument("--log-every", type=int, default=defaults.log_every, help="steps between log lines (0 = rounds)")
-    g.add_argument("--sample-prompts", type=int, default=3, help="print the final policy's answer to N prompts")
-    return p
+    return parser
 
 
-def config_from_args(args: argparse.Namespace) -> AIHFConfig:
-    """The :class:`AIHFConfig` of parsed arguments (raises ``ValueError`` on impossible settings)."""
-    return AIHFConfig(
-        beta=args.beta,
-        demo_weight=args.demo_weight,
-        preference_weight=args.preference_weight,
-        sft_weight=args.sft_weight,
-        rounds=args.rounds,
-        steps_per_round=args.steps_per_round,
-        demo_batch_size=args.demo_batch_size,
-        preference_batch_size=args.preference_batch_size,
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
-        learning_rate=args.learning_rate,
-        weight_decay=args.weight_decay,
-        max_grad_norm=args.max_grad_norm or None,
-        refresh_reference=args.refresh_reference,
-        max_prompt_length=args.max_prompt_length,
-        max_length=args.max_length,
-        max_new_tokens=args.max_new_tokens,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        generation_batch_size=args.generation_batch_size,
-        eval_batch_size=args.eval_batch_size,
-        reward_learning_rate=args.reward_learning_rate,
-        reward_steps=args.reward_steps,
-        policy_steps=args.policy_steps,
-        rloo_prompts=args.rloo_prompts,
-        rloo_k=args.rloo_k,
-        kl_coef=args.kl_coef,
-        device=args.device,
-        mixed_precision=args.mixed_precision,
-        seed=args.seed,
-        output_dir=args.output_dir,
-        log_every=args.log_every,
+def _load_data(script: ScriptArguments, parser):
+    from aihf_control.llm.data import (
+        demonstration_dataset,
+        preference_dataset,
+        read_demonstrations,
+        read_preferences,
     )
 
-
-def main(argv: Sequence[str] | None = None) -> list[dict[str, float]]:
-    """Parse ``argv``, train, print one summary line per round; returns the round summaries."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.demos is None and args.prefs is None:
-        parser.error("pass --demos, --prefs, or both")
     try:
-        config = config_from_args(args)
-        demos = read_demonstrations(args.demos, limit=args.num_demos) if args.demos is not None else None
-        prefs = read_preferences(args.prefs, limit=args.num_prefs) if args.prefs is not None else None
+        demos = read_demonstrations(script.demos, limit=script.num_demos) if script.demos else None
+        prefs = read_preferences(script.prefs, limit=script.num_prefs) if script.prefs else None
     except (ValueError, FileNotFoundError) as e:
         parser.error(str(e))
-    if demos is None and config.demo_weight > 0:
-        parser.error("--demo-weight > 0 needs --demos (or pass --demo-weight 0)")
-    if prefs is None and config.preference_weight > 0:
-        parser.error("--preference-weight > 0 needs --prefs (or pass --preference-weight 0)")
+    return (
+        demos,
+        prefs,
+        demonstration_dataset(demos) if demos is not None else None,
+        preference_dataset(prefs) if prefs is not None else None,
+    )
+
+
+def _reward_model_path(script: ScriptArguments, config, tokenizer, demo_ds, pref_ds):
+    from trl import RewardConfig, RLOOConfig
+
+    from aihf_control.llm.reward_model import RewardModelAIHF, RewardModelAIHFConfig
+
+    common: dict[str, Any] = dict(
+        seed=config.seed,
+        bf16=config.bf16,
+        fp16=config.fp16,
+        use_cpu=config.use_cpu,
+        per_device_train_batch_size=config.per_device_train_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        logging_steps=config.logging_steps,
+        report_to=config.report_to,
+        save_strategy="no",
+        gradient_checkpointing=config.gradient_checkpointing,
+    )
+    rm_config = RewardModelAIHFConfig(
+        reward=RewardConfig(
+            output_dir=str(Path(config.output_dir) / "reward"),
+            max_steps=script.reward_steps,
+            learning_rate=script.reward_learning_rate,
+            max_length=config.max_length,
+            **common,
+        ),
+        policy=RLOOConfig(
+            output_dir=str(Path(config.output_dir) / "policy"),
+            max_steps=script.policy_steps,
+            learning_rate=config.learning_rate,
+            num_generations=script.rloo_k,
+            beta=script.kl_coef,
+            max_completion_length=config.max_completion_length,
+            temperature=config.temperature,
+            top_p=config.top_p,
+            top_k=config.top_k,
+            **common,
+        ),
+        rounds=config.rounds or 1,
+        demo_weight=config.demo_weight,
+        preference_weight=config.preference_weight,
+        generation_batch_size=config.generation_batch_size,
+    )
+    return RewardModelAIHF(script.policy, script.reward_model, tokenizer, rm_config, demo_ds, pref_ds)
+
+
+def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Parse ``argv``, train, save the policy to ``output_dir``, print sample answers; returns the log history
+    (the reward-model path: one summary per round)."""
+    parser = build_parser()
+    try:
+        script, config = parser.parse_args_into_dataclasses(args=list(argv) if argv is not None else None)
+    except ValueError as e:
+        parser.error(str(e))
+    if script.demos is None and script.prefs is None:
+        parser.error("pass --demos, --prefs, or both")
+    if script.demos is None and config.demo_weight > 0:
+        parser.error("--demo_weight > 0 needs --demos (or pass --demo_weight 0)")
+    if script.prefs is None and config.preference_weight > 0:
+        parser.error("--preference_weight > 0 needs --prefs (or pass --preference_weight 0)")
+    demos, prefs, demo_ds, pref_ds = _load_data(script, parser)
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
-    logging.getLogger("aihf_control.llm").setLevel(logging.INFO)
-    if args.reward_model is not None:
-        from aihf_control.llm.reward_model import RewardModelAIHFTrainer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        trainer = RewardModelAIHFTrainer(
-            args.policy, args.reward_model, args.tokenizer or args.policy, demos, prefs, config, args.reference
-        )
+    tokenizer = AutoTokenizer.from_pretrained(script.tokenizer or script.policy)
+    if script.reward_model is not None:
+        runner = _reward_model_path(script, config, tokenizer, demo_ds, pref_ds)
+        history = runner.train()
+        runner.policy.save_pretrained(config.output_dir)
+        tokenizer.save_pretrained(config.output_dir)
+        policy = runner.policy
     else:
-        trainer = AIHFTrainer(args.policy, args.tokenizer or args.policy, demos, prefs, config, args.reference)
-    summaries = trainer.train()
-    if not trainer.accelerator.is_main_process:  # under accelerate launch one process reports
-        return summaries
-    prompts = (demos.prompts if demos is not None else prefs.prompts)[: args.sample_prompts]
+        from aihf_control.llm.trainer import AIHFTrainer
+
+        peft_config = None
+        if script.lora_r > 0:
+            from peft import LoraConfig
+
+            peft_config = LoraConfig(r=script.lora_r, lora_alpha=2 * script.lora_r, task_type="CAUSAL_LM")
+        reference = AutoModelForCausalLM.from_pretrained(script.reference) if script.reference else None
+        trainer = AIHFTrainer(
+            script.policy,
+            ref_model=reference,
+            args=config,
+            train_dataset=pref_ds if config.preference_weight > 0 else None,
+            demo_dataset=demo_ds if config.demo_weight > 0 else None,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+        )
+        trainer.train()
+        trainer.save_model(config.output_dir)
+        history = trainer.state.log_history
+        if not trainer.accelerator.is_main_process:  # under accelerate launch one process reports
+            return history
+        policy = trainer.accelerator.unwrap_model(trainer.model)
+    prompts = (demos.prompts if demos is not None else prefs.prompts)[: script.sample_prompts]
     if prompts:
-        for prompt, answer in zip(prompts, trainer.generate_text(prompts, greedy=True), strict=True):
+        from aihf_control.llm.trainer import generate_responses
+
+        ids = generate_responses(
+            policy,
+            [list(p) for p in tokenizer(prompts)["input_ids"]],
+            tokenizer.pad_token_id,
+            tokenizer.eos_token_id,
+            config.max_completion_length,
+            do_sample=False,
+        )
+        for prompt, answer in zip(prompts, tokenizer.batch_decode(ids, skip_special_tokens=True), strict=True):
             print(json.dumps({"prompt": prompt, "policy": answer}, ensure_ascii=False))
-    if config.output_dir is not None:
-        print(f"checkpoints: {Path(config.output_dir).resolve()}/round-001 … round-{trainer.round:03d}")
-    return summaries
+    print(f"policy saved to {Path(config.output_dir).resolve()}")
+    return history
 
 
 if __name__ == "__main__":
