@@ -6,9 +6,9 @@
 The task (:mod:`aihf_control.llm.tiny`): the prompt asks about a topic ("tell me about cats"); a response of at
 most 4 words scores +1 for naming the topic, -1 for naming another topic and ±0.25 per positive/negative word
 (best 1.75). Demonstrations are the rule's best responses; preference pairs are two uniformly random responses
-labelled by the rule. All methods start from the same "pretrained" base, a tiny GPT-NeoX fitted (SFT) to
-random responses, which is also the frozen reference; each gets the same number of rounds and steps, and the
-same number of sequence pairs per step:
+labelled by the rule. All methods start from the same "pretrained" base, a tiny GPT-NeoX fitted (SFT, TRL's
+SFTTrainer) to random responses, which is also the frozen reference; each gets the same number of rounds and
+steps, and the same number of sequence pairs per step:
 
   aihf     demonstrations (SPIN form: demo ≻ own sample) + preferences (DPO form), half the batch each
   dpo      preferences only (DPO), the whole batch
@@ -17,21 +17,12 @@ same number of sequence pairs per step:
 
 The score is the mean true reward of sampled responses (temperature 1) to every topic's prompt. The benchmark
 also times one AIHF optimiser step against one DPO step with the same number of pairs (target ≤ 1.2×) and
-reports the per-round generation AIHF needs in addition, amortised over the round's steps. Results go to a
+reports the mean step, which includes AIHF's per-round generation. Results go to a
 JSON file; a table is printed.
 
-``python -m benchmarks.llm`` (defaults, 3 seeds, 47 s on a busy 2-core CPU; true reward, mean ± std):
-
-| method | 16 prefs | 64 prefs | 256 prefs |
-|---|---:|---:|---:|
-| base (reference) | -0.23 ± 0.05 | | |
-| aihf | 0.36 ± 0.25 | 0.44 ± 0.11 | 0.77 ± 0.13 |
-| dpo | 0.07 ± 0.11 | 0.34 ± 0.41 | 0.53 ± 0.25 |
-| sft (no prefs) | 1.74 ± 0.00 | | |
-
-AIHF beats DPO at every budget; SFT on the rule's best responses is near the optimum 1.75 on this task, where
-the demonstrations are optimal and the contrastive demonstration term uses them less efficiently than likelihood.
-One AIHF step costs 1.02× one DPO step with the same pairs (1.04× with its generation amortised).
+Every method runs on TRL: aihf on :class:`aihf_control.llm.AIHFTrainer` (TRL's DPOTrainer), dpo on the same
+trainer with ``demo_weight=0`` (DPOTrainer's own loss), sft on TRL's SFTTrainer, aihf-rm on TRL's RewardTrainer +
+RLOOTrainer. The results and the command that produced them are in docs/llm.md.
 """
 
 from __future__ import annotations
@@ -116,105 +107,184 @@ def settings_from(argv: Sequence[str] | None) -> Settings:
     return Settings(**{k: v for k, v in vars(args).items()})
 
 
-def _config(s: Settings, **overrides):
+COMMON = dict(
+    bf16=False,
+    use_cpu=True,
+    report_to="none",
+    save_strategy="no",
+    disable_tqdm=True,
+    gradient_checkpointing=False,
+    lr_scheduler_type="constant",
+    logging_steps=50,
+    max_length=32,
+)
+
+
+def _aihf_config(s: Settings, out: Path, seed: int, **overrides):
     from aihf_control.llm import AIHFConfig
 
     base = dict(
+        output_dir=str(out),
         beta=s.beta,
         learning_rate=s.learning_rate,
         rounds=s.rounds,
         steps_per_round=s.steps_per_round,
         refresh_reference=s.refresh_reference,
-        max_prompt_length=16,
-        max_length=32,
-        max_new_tokens=5,
+        max_completion_length=5,
         generation_batch_size=256,
-        eval_batch_size=256,
-        device="cpu",
-        log_every=0,
+        seed=seed,
+        **COMMON,
     )
     return AIHFConfig(**{**base, **overrides})
 
 
+def _sft(model, tokenizer, records: list[dict], steps: int, batch_size: int, lr: float, seed: int, out: Path):
+    """TRL's SFTTrainer on prompt-completion records (loss on completion tokens only)."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    args = SFTConfig(
+        output_dir=str(out),
+        max_steps=steps,
+        per_device_train_batch_size=batch_size,
+        learning_rate=lr,
+        seed=seed,
+        completion_only_loss=True,
+        **COMMON,
+    )
+    trainer = SFTTrainer(model, args=args, train_dataset=Dataset.from_list(records), processing_class=tokenizer)
+    trainer.train()
+    return trainer
+
+
 def pretrain_base(s: Settings, seed: int, directory: Path) -> Path:
-    """The shared starting point: a tiny GPT-NeoX fitted to uniformly random responses (a 'pretrained' LM
-    that answers in the task's format but knows nothing of the reward)."""
-    from aihf_control.llm import AIHFTrainer, TextDemonstrations
+    """The shared starting point: a tiny GPT-NeoX fitted (TRL's SFTTrainer) to uniformly random responses (a
+    'pretrained' LM that answers in the task's format but knows nothing of the reward)."""
+    from aihf_control.llm.data import join_completion
     from aihf_control.llm.tiny import TOPICS, build_tiny_model, build_tiny_tokenizer, make_prompt, random_response
 
     rng = random.Random(10_000 + seed)
-    noise = [(make_prompt(rng.choice(TOPICS)), random_response(rng)) for _ in range(512)]
+    noise = []
+    for _ in range(512):
+        prompt = make_prompt(rng.choice(TOPICS))
+        noise.append({"prompt": prompt, "completion": join_completion(prompt, random_response(rng))})
     tokenizer = build_tiny_tokenizer()
     model = build_tiny_model(hidden_size=s.hidden_size, num_layers=s.num_layers, num_heads=4, seed=seed)
-    config = _config(
-        s,
-        demo_weight=0.0,
-        preference_weight=0.0,
-        sft_weight=1.0,
-        rounds=1,
-        steps_per_round=s.pretrain_steps,
-        refresh_reference=False,
-        demo_batch_size=32,
-        seed=seed,
-    )
-    trainer = AIHFTrainer(model, tokenizer, TextDemonstrations(*map(list, zip(*noise, strict=True))), None, config)
-    trainer.train()
-    trainer.policy.save_pretrained(str(directory))
+    trainer = _sft(model, tokenizer, noise, s.pretrain_steps, 32, s.learning_rate, seed, directory / "sft-run")
+    trainer.model.save_pretrained(str(directory))
     tokenizer.save_pretrained(str(directory))
     return directory
 
 
-def method_config(s: Settings, method: str, seed: int):
+class StepTimer:
+    """A ``TrainerCallback`` that keeps the wall time of every optimiser step (its forward, backward, optimiser
+    step and, for AIHF, the batch's collation and any round's generation)."""
+
+    def __init__(self) -> None:
+        from transformers import TrainerCallback
+
+        timer = self
+
+        class _Callback(TrainerCallback):
+            def on_step_begin(self, args, state, control, **kwargs):
+                timer._start = time.perf_counter()
+
+            def on_step_end(self, args, state, control, **kwargs):
+                timer.seconds.append(time.perf_counter() - timer._start)
+
+        self.seconds: list[float] = []
+        self._start = 0.0
+        self.callback = _Callback()
+
+
+def make_trainer(s: Settings, method: str, base: Path, demos, prefs, seed: int, out: Path, callbacks=None):
+    """The trainer of one method: AIHFTrainer (aihf; dpo = demo_weight 0, TRL's DPO), or RewardModelAIHF."""
+    from transformers import AutoTokenizer
+
+    from aihf_control.llm import AIHFTrainer, demonstration_dataset, preference_dataset
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base))
     half = s.pairs_per_step // 2
     if method == "aihf":
-        return _config(s, demo_batch_size=half, preference_batch_size=half, seed=seed)
+        args = _aihf_config(s, out, seed, per_device_train_batch_size=half, demo_batch_size=half)
+        return AIHFTrainer(
+            str(base),
+            args=args,
+            train_dataset=preference_dataset(prefs),
+            demo_dataset=demonstration_dataset(demos),
+            processing_class=tokenizer,
+            callbacks=callbacks,
+        )
     if method == "dpo":
-        return _config(s, demo_weight=0.0, preference_batch_size=s.pairs_per_step, seed=seed)
-    if method == "sft":
-        return _config(
-            s, demo_weight=0.0, preference_weight=0.0, sft_weight=1.0, demo_batch_size=s.pairs_per_step, seed=seed
+        args = _aihf_config(s, out, seed, demo_weight=0.0, per_device_train_batch_size=s.pairs_per_step)
+        return AIHFTrainer(
+            str(base),
+            args=args,
+            train_dataset=preference_dataset(prefs),
+            processing_class=tokenizer,
+            callbacks=callbacks,
         )
     if method == "aihf-rm":
-        return _config(
-            s,
-            demo_batch_size=half,
-            preference_batch_size=half,
-            reward_learning_rate=s.learning_rate,
-            reward_steps=s.steps_per_round,
-            policy_steps=s.steps_per_round,
-            rloo_prompts=half // 2,
-            rloo_k=4,
-            kl_coef=0.05,
-            seed=seed,
+        from trl import RewardConfig, RLOOConfig
+
+        from aihf_control.llm import RewardModelAIHF, RewardModelAIHFConfig
+        from aihf_control.llm.tiny import build_tiny_model
+
+        common = dict(COMMON, lr_scheduler_type="constant", seed=seed)
+        config = RewardModelAIHFConfig(
+            reward=RewardConfig(
+                output_dir=str(out / "reward"),
+                max_steps=s.steps_per_round,
+                per_device_train_batch_size=s.pairs_per_step,
+                learning_rate=s.learning_rate,
+                **common,
+            ),
+            policy=RLOOConfig(
+                output_dir=str(out / "policy"),
+                max_steps=s.steps_per_round,
+                per_device_train_batch_size=s.pairs_per_step,
+                num_generations=4,
+                max_completion_length=5,
+                learning_rate=s.learning_rate,
+                beta=0.05,
+                **{k: v for k, v in common.items() if k != "max_length"},
+            ),
+            rounds=s.rounds,
+        )
+        reward_model = build_tiny_model(
+            hidden_size=s.hidden_size, num_layers=s.num_layers, num_heads=4, seed=seed + 1, num_labels=1
+        )
+        return RewardModelAIHF(
+            str(base), reward_model, tokenizer, config, demonstration_dataset(demos), preference_dataset(prefs)
         )
     raise ValueError(method)
 
 
-def make_trainer(s: Settings, method: str, base: Path, demos, prefs, seed: int):
-    from aihf_control.llm import AIHFTrainer, RewardModelAIHFTrainer
-    from aihf_control.llm.tiny import build_tiny_model
+def sample_texts(model, tokenizer, prompts: list[str], num_samples: int = 1, greedy: bool = False) -> list[str]:
+    """Completions of ``model`` to prompt strings (TRL's tokenization of standard prompts)."""
+    from aihf_control.llm import generate_responses
 
-    config = method_config(s, method, seed)
-    use_demos = method != "dpo"
-    use_prefs = method in USES_PREFERENCES
-    if method == "aihf-rm":
-        reward_model = build_tiny_model(
-            hidden_size=s.hidden_size, num_layers=s.num_layers, num_heads=4, seed=seed + 1, num_labels=1
-        )
-        return RewardModelAIHFTrainer(
-            str(base), reward_model, None, demos if use_demos else None, prefs if use_prefs else None, config
-        )
-    return AIHFTrainer(str(base), None, demos if use_demos else None, prefs if use_prefs else None, config)
+    ids = generate_responses(
+        model,
+        [list(p) for p in tokenizer(prompts)["input_ids"]],
+        tokenizer.pad_token_id,
+        tokenizer.eos_token_id,
+        max_new_tokens=5,
+        num_samples=num_samples,
+        do_sample=not greedy,
+        batch_size=256,
+    )
+    return tokenizer.batch_decode(ids, skip_special_tokens=True)
 
 
-def true_score(trainer, samples_per_topic: int) -> dict[str, float]:
+def true_score(model, tokenizer, samples_per_topic: int) -> dict[str, float]:
     """Mean true reward of sampled (and of greedy) responses to every topic's prompt."""
     from aihf_control.llm.tiny import BEST_REWARD, TOPICS, make_prompt, true_reward
 
     prompts = [make_prompt(topic) for topic in TOPICS]
-    sampled = trainer.generate_text(prompts, num_samples=samples_per_topic)
+    sampled = sample_texts(model, tokenizer, prompts, num_samples=samples_per_topic)
     rewards = [true_reward(prompts[i // samples_per_topic], r) for i, r in enumerate(sampled)]
-    greedy = trainer.generate_text(prompts, greedy=True)
+    greedy = sample_texts(model, tokenizer, prompts, greedy=True)
     return {
         "true_reward": statistics.mean(rewards),
         "true_reward_greedy": statistics.mean(true_reward(p, r) for p, r in zip(prompts, greedy, strict=True)),
@@ -223,32 +293,51 @@ def true_score(trainer, samples_per_topic: int) -> dict[str, float]:
     }
 
 
-def time_steps(s: Settings, base: Path, demos, prefs, seed: int) -> dict[str, float]:
-    """Median wall time of one AIHF step and one DPO step with the same number of pairs per step, and the
-    time AIHF's per-round generation adds per step."""
-    out: dict[str, float] = {}
+def train_method(s: Settings, method: str, base: Path, demos, prefs, seed: int, out: Path):
+    """Train one method from the base; returns (policy, tokenizer)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if method == "sft":
+        from aihf_control.llm.data import join_completion
+
+        records = [
+            {"prompt": p, "completion": join_completion(p, r)}
+            for p, r in zip(demos.prompts, demos.responses, strict=True)
+        ]
+        tokenizer = AutoTokenizer.from_pretrained(str(base))
+        model = AutoModelForCausalLM.from_pretrained(str(base))
+        trainer = _sft(
+            model, tokenizer, records, s.rounds * s.steps_per_round, s.pairs_per_step, s.learning_rate, seed, out
+        )
+        return trainer.model, tokenizer
+    trainer = make_trainer(s, method, base, demos, prefs, seed, out)
+    trainer.train()
+    if method == "aihf-rm":
+        return trainer.policy, trainer.tokenizer
+    return trainer.accelerator.unwrap_model(trainer.model), trainer.processing_class
+
+
+def time_steps(s: Settings, base: Path, demos, prefs, seed: int, out: Path) -> dict[str, float]:
+    """Median wall time of one AIHF step and one TRL DPO step with the same number of pairs per step (the mean
+    includes AIHF's per-round generation)."""
+    out_times: dict[str, float] = {}
     for method in ("aihf", "dpo"):
-        trainer = make_trainer(s, method, base, demos, prefs, seed)
-        prep = trainer.prepare_round()
-        demo_sampler, pref_sampler = trainer.samplers()
-        for _ in range(3):  # warm-up
-            trainer.train_step(demo_sampler, pref_sampler)
-        times = []
-        for _ in range(s.timing_steps):
-            start = time.perf_counter()
-            trainer.train_step(demo_sampler, pref_sampler)
-            times.append(time.perf_counter() - start)
-        out[f"{method}_step_seconds"] = statistics.median(times)
-        out[f"{method}_round_overhead_seconds"] = prep["generation_seconds"] + prep["reference_seconds"]
-    out["step_ratio"] = out["aihf_step_seconds"] / out["dpo_step_seconds"]
-    per_step = {
-        m: out[f"{m}_step_seconds"] + out[f"{m}_round_overhead_seconds"] / s.steps_per_round for m in ("aihf", "dpo")
-    }
-    out["step_ratio_with_generation"] = per_step["aihf"] / per_step["dpo"]
-    return out
+        timer = StepTimer()
+        trainer = make_trainer(s, method, base, demos, prefs, seed, out / f"timing-{method}", [timer.callback])
+        trainer.args.max_steps = 3 + s.timing_steps
+        trainer.train()
+        times = timer.seconds[3:]  # after a warm-up of 3 steps
+        out_times[f"{method}_step_seconds"] = statistics.median(times)
+        out_times[f"{method}_mean_step_seconds"] = statistics.mean(times)
+    out_times["step_ratio"] = out_times["aihf_step_seconds"] / out_times["dpo_step_seconds"]
+    out_times["step_ratio_with_generation"] = out_times["aihf_mean_step_seconds"] / out_times["dpo_mean_step_seconds"]
+    return out_times
 
 
 def run(s: Settings) -> dict:
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from aihf_control.llm import TextDemonstrations, TextPreferences
     from aihf_control.llm.tiny import make_demonstrations, make_preferences
 
@@ -267,18 +356,21 @@ def run(s: Settings) -> dict:
                 [r["chosen"] for r in pref_records],
                 [r["rejected"] for r in pref_records],
             )
-            base_trainer = make_trainer(s, "sft", base, demos, None, seed)
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
             torch.manual_seed(seed)
-            runs.append({"method": "base", "num_prefs": 0, "seed": seed, **true_score(base_trainer, s.eval_samples)})
+            base_model = AutoModelForCausalLM.from_pretrained(str(base))
+            score = true_score(base_model, AutoTokenizer.from_pretrained(str(base)), s.eval_samples)
+            runs.append({"method": "base", "num_prefs": 0, "seed": seed, **score})
             print(f"seed {seed}: base model true reward {runs[-1]['true_reward']:.3f}", flush=True)
             for method in s.methods:
                 budgets = s.num_prefs if method in USES_PREFERENCES else [0]
                 for n in budgets:
                     start = time.perf_counter()
-                    trainer = make_trainer(s, method, base, demos, all_prefs.subset(n), seed)
-                    trainer.train()
+                    out = Path(tmp) / f"{method}-{n}-{seed}"
+                    policy, tokenizer = train_method(s, method, base, demos, all_prefs.subset(n), seed, out)
                     torch.manual_seed(seed)
-                    score = true_score(trainer, s.eval_samples)
+                    score = true_score(policy, tokenizer, s.eval_samples)
                     runs.append(
                         {
                             "method": method,
@@ -294,7 +386,7 @@ def run(s: Settings) -> dict:
                         flush=True,
                     )
             if timing is None and s.timing_steps > 0:
-                timing = time_steps(s, base, demos, all_prefs, seed)
+                timing = time_steps(s, base, demos, all_prefs, seed, Path(tmp))
     summary = summarise(runs)
     return {
         "settings": asdict(s),
@@ -324,8 +416,14 @@ def summarise(runs: list[dict]) -> list[dict]:
 
 def versions() -> dict[str, str]:
     import transformers
+    import trl
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "trl": trl.__version__,
+    }
 
 
 def table(result: dict) -> str:
@@ -349,7 +447,7 @@ def table(result: dict) -> str:
             "",
             f"one AIHF step / one DPO step ({s['pairs_per_step']} pairs each): {t['step_ratio']:.2f}× "
             f"({1e3 * t['aihf_step_seconds']:.1f} ms vs {1e3 * t['dpo_step_seconds']:.1f} ms; target ≤ 1.2×)",
-            f"including AIHF's per-round generation amortised over {s['steps_per_round']} steps: "
+            f"mean step with AIHF's per-round generation (every {s['steps_per_round']} steps): "
             f"{t['step_ratio_with_generation']:.2f}×",
         ]
     return "\n".join(lines)
