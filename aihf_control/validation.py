@@ -116,11 +116,14 @@ def check_layer_sizes(name: str, sizes: object) -> list[int]:
     :param sizes: the layer sizes given
     :return: the sizes as a list of ints
     """
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+    try:
+        if isinstance(sizes, (str, bytes, dict)):
+            raise TypeError
+        sizes = list(sizes)  # type: ignore[call-overload]
+    except TypeError:
         raise ValueError(
             f"{name} must be a sequence of hidden layer sizes (positive integers) such as [256, 256], got {sizes!r}"
-        )
-    sizes = list(sizes)
+        ) from None
     bad = [s for s in sizes if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1]
     if bad:
         raise ValueError(
