@@ -11,7 +11,7 @@ module therefore sets ``MUJOCO_GL=egl`` (headless; GPU-accelerated where there i
 renderer otherwise), or ``osmesa`` where only OSMesa is installed, unless the user has set it. Setting it
 before the first render is enough for gymnasium's envs; MuJoCo's documentation asks for it before ``mujoco``
 is imported, which is why ``python -m aihf_control.play`` imports this module first and
-``benchmarks.common.run_one`` before it makes its first env.
+``benchmarks.run.run_one`` before it makes its first env.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ import json
 import re
 from pathlib import Path
 
-from benchmarks.common import METHODS, plot, results_table, run_record, summarize
+from benchmarks.profiles import METHODS
+from benchmarks.report import plot, results_table, run_record, summarize
 
 TB_RUN_NAME = re.compile(r"^(?P<method>[a-z-]+?)(?:_prefs(?P<prefs>\d+))?_seed(?P<seed>\d+)(?:_\d+)?$")
 

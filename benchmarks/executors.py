@@ -21,10 +21,17 @@ import traceback
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
-if TYPE_CHECKING:
-    from benchmarks.common import RunSpec
+
+class Named(Protocol):
+    """What the executors need of a run: a name (``benchmarks.run.RunSpec`` has one), for messages and Ray."""
+
+    @property
+    def name(self) -> str: ...
+
+
+Spec = TypeVar("Spec", bound=Named)  # the run specs of the caller, e.g. benchmarks.run.RunSpec
 
 EXECUTORS = ("local", "ray")
 RAY_MISSING = "Ray is not installed; it is an optional extra: pip install 'aihf-control[ray]'"
@@ -61,14 +68,14 @@ def init_ray(address: str | None, num_cpus: int) -> bool:
 
 
 def run_all(
-    run_one: Callable[[RunSpec], dict],
-    specs: Sequence[RunSpec],
+    run_one: Callable[[Spec], dict],
+    specs: Sequence[Spec],
     workers: int = 1,
     executor: str = "local",
     ray_address: str | None = None,
     gpus_per_run: float = 0.0,
     retries: int = 1,
-) -> list[RunSpec]:
+) -> list[Spec]:
     """Call ``run_one(spec)`` for every spec, each failed call again up to ``retries`` times.
 
     :param run_one: trains and evaluates one run and writes its files; a module-level function (it is pickled)
@@ -105,7 +112,7 @@ def run_all(
     return failed
 
 
-def _attempt(run_one: Callable[[RunSpec], dict], spec: RunSpec) -> str | None:
+def _attempt(run_one: Callable[[Spec], dict], spec: Spec) -> str | None:
     """Run one spec; return None, or the traceback of its failure (printed at once, not at the end)."""
     try:
         run_one(spec)
@@ -116,7 +123,7 @@ def _attempt(run_one: Callable[[RunSpec], dict], spec: RunSpec) -> str | None:
         return error
 
 
-def _run_locally(run_one: Callable[[RunSpec], dict], specs: list[RunSpec], workers: int) -> list[str | None]:
+def _run_locally(run_one: Callable[[Spec], dict], specs: list[Spec], workers: int) -> list[str | None]:
     """One attempt of every spec, in this process or in a pool; returns each one's error or None."""
     if workers == 1 or len(specs) == 1:
         return [_attempt(run_one, spec) for spec in specs]
@@ -126,7 +133,7 @@ def _run_locally(run_one: Callable[[RunSpec], dict], specs: list[RunSpec], worke
         return pool.map(partial(_attempt, run_one), specs, chunksize=1)
 
 
-def _one_threaded(run_one: Callable[[RunSpec], dict], spec: RunSpec) -> dict:
+def _one_threaded(run_one: Callable[[Spec], dict], spec: Spec) -> dict:
     """The body of a Ray task: a run declares one CPU, so it uses one torch thread."""
     import torch
 
@@ -135,13 +142,13 @@ def _one_threaded(run_one: Callable[[RunSpec], dict], spec: RunSpec) -> dict:
 
 
 def _run_on_ray(
-    run_one: Callable[[RunSpec], dict],
-    specs: Sequence[RunSpec],
+    run_one: Callable[[Spec], dict],
+    specs: Sequence[Spec],
     workers: int,
     address: str | None,
     gpus_per_run: float,
     retries: int,
-) -> list[RunSpec]:
+) -> list[Spec]:
     ray = import_ray()
     connected = init_ray(address, workers)
     try:

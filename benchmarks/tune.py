@@ -27,16 +27,10 @@ import gymnasium as gym
 import numpy as np
 
 from aihf_control import TrueReturnEvalCallback
-from benchmarks.common import (
-    FINAL_EVALS,
-    PROFILES,
-    Profile,
-    RunSpec,
-    build_model,
-    load_feedback,
-    save_json_atomically,
-)
 from benchmarks.executors import import_ray, init_ray
+from benchmarks.profiles import PROFILES, Profile
+from benchmarks.report import FINAL_EVALS, save_json_atomically
+from benchmarks.run import RunSpec, build_model, load_feedback
 
 PREFERENCE_WEIGHTS = (0.1, 10.0)  # log-uniform; the demonstration term's weight is 1
 REWARD_LEARNING_RATES = (1e-5, 1e-3)  # log-uniform

@@ -1,11 +1,11 @@
-"""AIHF, its ablations, RLHF, IPL, BC and SAC on the true reward on Walker2d-v5 (see benchmarks/common.py).
+"""AIHF, its ablations, RLHF, IPL, BC and SAC on the true reward on Walker2d-v5 (see benchmarks/profiles.py).
 
 python -m benchmarks.walker2d                                   # quick profile (about 15 min on 2 CPU cores)
 python -m benchmarks.walker2d --profile paper                   # the AIHF paper's protocol (hours)
 python -m benchmarks.walker2d --num-prefs 500 2000 20000        # preference-scarcity sweep
 """
 
-from benchmarks.common import main
+from benchmarks.run import main
 
 if __name__ == "__main__":
     main("Walker2d-v5")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.common import PROFILES, main
+from benchmarks.profiles import PROFILES
+from benchmarks.run import main
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = "aihf_prefs100_seed0"

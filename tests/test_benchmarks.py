@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.common import METHODS, PROFILES, build_parser, main, resolve_profile, run_specs
 from benchmarks.compare import main as compare_main
+from benchmarks.profiles import METHODS, PROFILES, build_parser, resolve_profile
+from benchmarks.run import main, run_specs
 
 
 def profile_from(argv: list[str]):

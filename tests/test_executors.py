@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-import benchmarks.common
-from benchmarks.common import main
+import benchmarks.run
 from benchmarks.executors import RAY_MISSING, run_all
+from benchmarks.run import main
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def test_a_failing_run_makes_the_benchmark_exit_non_zero_naming_it(tmp_path, mon
     def run_one(spec):
         raise RuntimeError("out of memory, say")
 
-    monkeypatch.setattr(benchmarks.common, "run_one", run_one)
+    monkeypatch.setattr(benchmarks.run, "run_one", run_one)
     with pytest.raises(SystemExit) as exit_info:
         main("Hopper-v5", ["--profile", "smoke", "--methods", "bc", "--logdir", str(tmp_path)])
     assert "1 run(s) failed twice: bc_seed0" in str(exit_info.value.code)

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("ray.tune")
 
-from benchmarks.common import PROFILES
+from benchmarks.profiles import PROFILES
 from benchmarks.tune import PREFERENCE_WEIGHTS, REWARD_LEARNING_RATES, main, search_space
 
 

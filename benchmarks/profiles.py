@@ -1,0 +1,245 @@
+"""The options of ``python -m benchmarks.hopper`` (and halfcheetah, walker2d): AIHF against its ablations,
+RLHF, IPL, BC and SAC on the true reward, on the shipped Minari datasets.
+
+For each method, number of preferences and seed, one run: the feedback is loaded (demonstrations from
+``aihf/<env>/expert-v0``, preference segments cut from ``aihf/<env>/mixed-v0`` and labelled by a scripted
+teacher on the true reward), the model learns for ``--timesteps`` env steps and its true return is
+evaluated every ``--eval-freq`` steps. Each run writes a TensorBoard run; at the end the folder holds
+``results.json`` (per run: the curve of true return against env steps and wall time, the final return
+(mean of the last 3 evaluations), the mean over the last third of the curve, the normalised score (0 =
+random policy, 100 = demonstrator, from the dataset's reference scores), env steps and seconds until the
+score first reaches 90, env steps per second; and the exact configuration and versions),
+``comparison.png`` (mean ± std over seeds) and ``results.md`` (the table printed at the end); each run's
+final model is in ``models/<run>.zip`` and a 3 s video of its policy in ``videos/<run>.mp4`` (``--no-video``
+skips the videos; ``python -m aihf_control.play`` replays a model).
+``python -m benchmarks.compare RUN_DIR...`` redraws both from earlier runs. The env's true reward is used for evaluation
+and by the synthetic teacher only, except by ``sac-true``, the ceiling.
+
+Methods:
+  aihf         AIHF: reward from demonstrations and preferences jointly, SAC from random init
+  aihf-demos   ablation: demonstrations only (preference term off: ML-IRL)
+  aihf-prefs   ablation: preferences only (demo term off), from random init
+  rlhf         RLHF: BC init on the demonstrations, Bradley-Terry reward from preferences, SAC
+  ipl          IPL: BC init, implicit reward Q - γV(s') fitted to preferences (no reward net)
+  bc           behaviour cloning of SAC's actor on the demonstrations (no env steps: a flat line)
+  sac-true     SAC on the env's true reward: the ceiling
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from benchmarks.executors import EXECUTORS, import_ray
+
+METHODS = ("aihf", "aihf-demos", "aihf-prefs", "rlhf", "ipl", "bc", "sac-true")
+USES_PREFERENCES = {"aihf", "aihf-prefs", "rlhf", "ipl"}
+USES_DEMONSTRATIONS = {"aihf", "aihf-demos", "rlhf", "ipl", "bc"}
+TEACHERS = ("oracle", "stochastic", "mistake", "myopic", "skip", "equal")
+
+
+@dataclass
+class Profile:
+    """Everything a benchmark run needs besides the env; the command-line options override any field."""
+
+    timesteps: int
+    seeds: list[int]
+    num_demos: int
+    num_prefs: list[int]
+    eval_freq: int
+    eval_episodes: int
+    learning_starts: int
+    net_arch: list[int]
+    alignment_steps: int
+    reward_gradient_steps: int
+    reward_learning_rate: float
+    bc_steps: int
+    workers: int
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    teacher: str = "oracle"
+    segment_length: int = 50
+    preference_weight: float = 1.0  # aihf's weight of the preference term (the demonstration term's is 1)
+    device: str = "cpu"
+    checkpoint_freq: int = 0  # env steps between checkpoints of a run in progress (0: none)
+    video: bool = True  # a video of each run's final policy in <logdir>/videos/
+    video_seconds: float = 3.0
+
+
+PROFILES = {
+    # Seconds per method: checks that everything runs end to end (a CI test uses it), learns nothing.
+    "smoke": Profile(
+        timesteps=1_200,
+        seeds=[0],
+        num_demos=1_000,
+        num_prefs=[100],
+        eval_freq=600,
+        eval_episodes=1,
+        learning_starts=400,
+        net_arch=[32, 32],
+        alignment_steps=400,
+        reward_gradient_steps=2,
+        reward_learning_rate=3e-4,
+        bc_steps=100,
+        workers=1,
+        video=False,  # keeps the CI test quick (Hopper renders ~0.1 s a frame on a CPU); --video turns it on
+        video_seconds=0.5,
+    ),
+    # About 15 minutes on 2 CPU cores: all methods, one seed, two runs at a time.
+    "quick": Profile(
+        timesteps=30_000,
+        seeds=[0],
+        num_demos=10_000,
+        num_prefs=[2_000],
+        eval_freq=3_000,
+        eval_episodes=5,
+        learning_starts=2_000,
+        net_arch=[64, 64],
+        alignment_steps=1_000,
+        reward_gradient_steps=20,
+        reward_learning_rate=3e-4,
+        bc_steps=2_000,
+        workers=2,
+        checkpoint_freq=10_000,
+    ),
+    # The AIHF paper's protocol: 10k demonstration transitions, 20k preferences, 3 seeds, a policy
+    # alignment of 5k SAC steps with 5 reward steps at lr 1e-4 (SAC not reset), SB3's default networks.
+    "paper": Profile(
+        timesteps=300_000,
+        seeds=[0, 1, 2],
+        num_demos=10_000,
+        num_prefs=[20_000],
+        eval_freq=10_000,
+        eval_episodes=10,
+        learning_starts=5_000,
+        net_arch=[256, 256],
+        alignment_steps=5_000,
+        reward_gradient_steps=5,
+        reward_learning_rate=1e-4,
+        bc_steps=10_000,
+        workers=2,
+        checkpoint_freq=20_000,
+    ),
+}
+
+
+def build_parser(env_id: str) -> argparse.ArgumentParser:
+    """The command line of ``python -m benchmarks.<env>``.
+
+    :param env_id: the env the benchmark runs on, e.g. ``Hopper-v5``
+    """
+    module = env_id.split("-")[0].lower()
+    parser = argparse.ArgumentParser(
+        prog=f"python -m benchmarks.{module}",
+        description=f"Compare AIHF, its ablations, RLHF, IPL, BC and SAC on the true reward on {env_id}.\n\n"
+        + __doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    add("--profile", choices=sorted(PROFILES), default="quick", help="preset of every option below (default: quick)")
+    add("--methods", nargs="+", choices=METHODS, default=None, help="methods to run (default: all)")
+    add("--seeds", nargs="+", type=int, default=None, help="seeds, one run each (profile: smoke/quick 0, paper 0 1 2)")
+    add("--timesteps", type=int, default=None, help="env steps per run (profile: 1200 / 30000 / 300000)")
+    add("--num-demos", type=int, default=None, help="demonstration transitions (profile: 1000 / 10000 / 10000)")
+    add(
+        "--num-prefs",
+        nargs="+",
+        type=int,
+        default=None,
+        help="labelled segment pairs; several values run the preference-scarcity sweep, e.g. 500 2000 20000 "
+        "(profile: 100 / 2000 / 20000)",
+    )
+    add("--teacher", choices=TEACHERS, default=None, help="scripted teacher of the preferences (default: oracle)")
+    add("--eval-freq", type=int, default=None, help="env steps between evaluations of the true return")
+    add("--eval-episodes", type=int, default=None, help="episodes per evaluation")
+    add("--workers", type=int, default=None, help="runs at a time, one process and one CPU thread each")
+    add("--device", default=None, help="torch device of every model: cpu, cuda or auto (default: cpu)")
+    add("--logdir", type=Path, default=None, help=f"output folder (default: runs/{module}/<timestamp>)")
+    add(
+        "--checkpoint-freq",
+        type=int,
+        default=None,
+        help="env steps between checkpoints of each run in progress, 0 for none (profile: 0 / 10000 / 20000)",
+    )
+    add(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="go on with an interrupted benchmark, with the options it was started with: finished runs are "
+        "kept, runs in progress continue from their last checkpoint",
+    )
+    add(
+        "--video",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a video of each run's final policy in <logdir>/videos/; --no-video skips it (profile: off in smoke)",
+    )
+    add("--executor", choices=EXECUTORS, default="local", help="local: this machine; ray: one Ray task per run")
+    add("--ray-address", default=None, help="Ray cluster to join, e.g. auto (default: start Ray on this machine)")
+    add("--gpus-per-run", type=float, default=0.0, help="GPUs each Ray task declares, e.g. 0.25 (default: 0)")
+    return parser
+
+
+def resolve_profile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Profile:
+    """The profile named by ``--profile`` with the options given on the command line, checked.
+
+    :param args: the parsed command line
+    :param parser: its parser, whose ``error`` reports a bad option and exits
+    """
+    profile = Profile(**asdict(PROFILES[args.profile]))
+    for name in ("methods", "seeds", "timesteps", "num_demos", "num_prefs", "teacher", "eval_freq", "eval_episodes"):
+        if getattr(args, name) is not None:
+            setattr(profile, name, getattr(args, name))
+    for name in ("workers", "device", "video", "checkpoint_freq"):
+        if getattr(args, name) is not None:
+            setattr(profile, name, getattr(args, name))
+    for name in ("timesteps", "num_demos", "eval_freq", "eval_episodes", "workers"):
+        if getattr(profile, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(profile, name)}")
+    if profile.checkpoint_freq < 0:
+        parser.error(f"--checkpoint-freq must be 0 (no checkpoints) or positive, got {profile.checkpoint_freq}")
+    if min(profile.num_prefs) < 1:
+        parser.error(f"--num-prefs must be at least 1, got {profile.num_prefs}")
+    if profile.eval_freq > profile.timesteps:
+        parser.error(
+            f"--eval-freq {profile.eval_freq} is above --timesteps {profile.timesteps}: nothing would be evaluated"
+        )
+    if args.executor == "ray":
+        try:
+            import_ray()
+        except ImportError as error:
+            parser.error(f"--executor ray: {error}")
+    elif args.ray_address is not None or args.gpus_per_run:
+        parser.error("--ray-address and --gpus-per-run need --executor ray")
+    return profile
+
+
+def saved_arguments(run_dir: Path, argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """The options a benchmark in ``run_dir`` was started with, for ``--resume run_dir``.
+
+    :param run_dir: the benchmark's ``--logdir``, holding the ``command.json`` it wrote at its start
+    :param argv: this call's options, ``--resume RUN_DIR`` alone
+    :param parser: the benchmark's parser, whose ``error`` reports a bad option and exits
+    :return: the saved options, then ``--logdir run_dir``
+    """
+    others = [a for a in argv if a.startswith("-") and not a.startswith("--resume")]
+    if others:
+        parser.error(f"--resume takes no other options (got {' '.join(others)}): the run's own are reused")
+    saved = run_dir / "command.json"
+    try:
+        command = json.loads(saved.read_text())
+    except FileNotFoundError:
+        parser.error(
+            f"--resume {run_dir}: no command.json there; pass the output folder of an earlier benchmark "
+            f"(runs/{parser.prog.rsplit('.', 1)[-1]}/<timestamp>)"
+        )
+    except (OSError, json.JSONDecodeError) as e:
+        parser.error(f"--resume {run_dir}: {saved} is unreadable ({e}); start the benchmark again with --logdir")
+    if parser.prog != f"python -m benchmarks.{command['env_id'].split('-')[0].lower()}":
+        parser.error(f"--resume {run_dir}: that folder holds a {command['env_id']} benchmark, not this one")
+    saved_argv = list(command["argv"])
+    if "--logdir" in saved_argv:  # the folder may have moved since: it is run_dir now
+        del saved_argv[saved_argv.index("--logdir") : saved_argv.index("--logdir") + 2]
+    return [*saved_argv, "--logdir", str(run_dir)]
