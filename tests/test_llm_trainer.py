@@ -1,49 +1,67 @@
-"""aihf_control.llm on a tiny GPT-NeoX (Pythia's architecture) built offline in a temporary directory:
-JSONL readers, response log-probs under padding, generation, both trainers, checkpoints and the CLI."""
+"""aihf_control.llm on a tiny GPT-NeoX (Pythia's architecture) built offline in a temporary directory: JSONL
+readers and TRL datasets, response log-probs under padding, generation, the TRL trainers (AIHFTrainer on
+DPOTrainer; the reward-model path on RewardTrainer + RLOOTrainer) and the CLI. No hub downloads."""
 
 from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 import json
 
 import pytest
 
-pytest.importorskip("transformers")
+pytest.importorskip("trl")
 
 import torch
 
 from aihf_control.llm import (
     AIHFConfig,
     AIHFTrainer,
-    RewardModelAIHFTrainer,
     TextDemonstrations,
     TextPreferences,
+    aihf_loss,
+    demonstration_dataset,
     dpo_loss,
     generate_responses,
-    latest_checkpoint,
-    load_checkpoint,
-    load_reward_checkpoint,
     pad_sequences,
+    preference_dataset,
     read_demonstrations,
     read_preferences,
+    reward_model_loss,
     sequence_logprobs,
-    sequence_scores,
     split_hh,
     tiny_dataset_paths,
 )
-from aihf_control.llm.logprobs import tokenize_prompts, tokenize_responses
-from aihf_control.llm.tiny import build_tiny_model, build_tiny_tokenizer, make_prompt
+from aihf_control.llm.logprobs import SequenceBatch, tokenize_prompts, tokenize_responses
+from aihf_control.llm.tiny import build_tiny_model, make_prompt
 
 torch.set_num_threads(1)
 
-SMALL = dict(
-    max_prompt_length=16,
-    max_length=32,
-    max_new_tokens=5,
-    learning_rate=1e-2,
-    reward_learning_rate=1e-2,
-    device="cpu",
-    log_every=0,
-)
+BETA = 0.5
+
+
+def small_config(tmp_path, **overrides) -> AIHFConfig:
+    """A quick CPU AIHFConfig (float32, no checkpoints, no reports)."""
+    base = dict(
+        output_dir=str(tmp_path / "out"),
+        bf16=False,
+        use_cpu=True,
+        report_to="none",
+        save_strategy="no",
+        disable_tqdm=True,
+        gradient_checkpointing=False,
+        max_length=32,
+        max_completion_length=4,
+        learning_rate=1e-2,
+        beta=BETA,
+        per_device_train_batch_size=4,
+        logging_steps=1,
+        seed=0,
+    )
+    return AIHFConfig(**{**base, **overrides})
 
 
 @pytest.fixture(scope="module")
@@ -181,188 +199,330 @@ def test_batched_left_padded_generation_matches_one_prompt_at_a_time(model, toke
     assert len(samples) == 6
 
 
-# ---------------------------------------------------------------------------- the direct trainer
+def test_trl_datasets_join_prompt_and_completion_with_one_space(prefs, demos, tokenizer):
+    ds = preference_dataset(prefs)
+    assert ds.column_names == ["prompt", "chosen", "rejected", "label"]
+    assert ds[0]["chosen"] == " " + prefs.chosen[0] and ds[0]["label"] == 1.0
+    hh = preference_dataset(read_preferences(tiny_dataset_paths()["hh_prefs"]))
+    assert hh[0]["prompt"].endswith("Assistant:") and hh[0]["chosen"].startswith(" ") and hh[0]["chosen"][1] != " "
+    demo_ds = demonstration_dataset(demos)
+    assert demo_ds.column_names == ["prompt", "completion"]
+    # The word-level tokenizer splits the joined text into known words only (no <unk> from fused words).
+    ids = tokenizer(demo_ds[0]["prompt"] + demo_ds[0]["completion"])["input_ids"]
+    assert tokenizer.unk_token_id not in ids
 
 
-def test_a_few_aihf_steps_change_the_policy_and_lower_the_loss(tiny_dir, demos, prefs):
-    trainer = AIHFTrainer(str(tiny_dir), None, demos, prefs, AIHFConfig(**SMALL, beta=0.5))
-    trainer.prepare_round()
-    everything = (list(range(len(demos))), list(range(len(prefs))))
+# ---------------------------------------------------------------------------- AIHF = DPO + demonstration pairs
+
+
+def _dpo_trainer(tiny_dir, tokenizer, prefs, tmp_path, **overrides):
+    from trl import DPOConfig, DPOTrainer
+
+    fields = small_config(tmp_path, **overrides).to_dict()
+    keep = {f for f in DPOConfig.__dataclass_fields__ if f in fields}
+    args = DPOConfig(**{k: fields[k] for k in keep if k not in ("logging_dir",)})
+    args.output_dir, args.report_to = str(tmp_path / "dpo"), []
+    return DPOTrainer(str(tiny_dir), args=args, train_dataset=preference_dataset(prefs), processing_class=tokenizer)
+
+
+def _batch(trainer, n: int = 4) -> dict:
+    rows = [trainer.train_dataset[i] for i in range(n)]
+    return trainer._pair_collator(rows) if hasattr(trainer, "_pair_collator") else trainer.data_collator(rows)
+
+
+def test_demo_weight_zero_loss_equals_trls_dpo_loss_on_identical_logits(tiny_dir, tokenizer, prefs, demos, tmp_path):
+    dpo = _dpo_trainer(tiny_dir, tokenizer, prefs, tmp_path)
+    batch = _batch(dpo)
     with torch.no_grad():
-        before = trainer.loss_on(*everything)
-    assert before["loss"].item() == pytest.approx(2 * torch.log(torch.tensor(2.0)).item(), abs=1e-5), (
-        "policy = reference: both terms are log 2"
+        trl_loss = dpo.compute_loss(dpo.model, dict(batch))
+        # The same sequences' log-probs from the full logits, then the package's pure loss with demo_weight=0.
+        seqs = SequenceBatch(batch["input_ids"], batch["attention_mask"], batch["completion_mask"])
+        policy = sequence_logprobs(dpo.model, seqs).chunk(2)
+        reference = sequence_logprobs(dpo.ref_model, seqs).chunk(2)
+    ours = aihf_loss(None, (policy[0], policy[1], reference[0], reference[1]), beta=BETA, demo_weight=0.0)
+    assert abs(trl_loss.item() - ours.item()) < 1e-5
+    assert abs(trl_loss.item() - dpo_loss(policy[0], policy[1], reference[0], reference[1], BETA).item()) < 1e-5
+
+    # AIHFTrainer's own (AIHF-path) loss on the same preference pairs is TRL's DPO loss too.
+    aihf = AIHFTrainer(
+        str(tiny_dir),
+        args=small_config(tmp_path),
+        train_dataset=preference_dataset(prefs),
+        demo_dataset=demonstration_dataset(demos),
+        processing_class=tokenizer,
     )
-    params = params_of(trainer.policy)
-    demo_sampler, pref_sampler = trainer.samplers()
-    for _ in range(8):
-        row = trainer.train_step(demo_sampler, pref_sampler)
-        assert all(torch.isfinite(torch.tensor(v)) for v in row.values())
+    assert aihf._aihf_path
+    inputs = {**_batch(dpo), "preference_labels": torch.ones(4), "num_preference_pairs": 4}
     with torch.no_grad():
-        after = trainer.loss_on(*everything)
-    assert changed(params, trainer.policy)
-    assert not changed(params_of(trainer.reference), trainer.reference) and torch.equal(
-        params[0], next(trainer.reference.parameters())
-    ), "the reference stays frozen"
-    assert after["loss"] < before["loss"] - 0.05
-    assert after["demo_loss"] < before["demo_loss"] and after["preference_loss"] < before["preference_loss"]
+        aihf_path_loss = aihf.compute_loss(aihf.model, inputs)
+    assert abs(trl_loss.item() - aihf_path_loss.item()) < 1e-5
 
 
-def test_with_demo_weight_zero_the_trainer_computes_exactly_dpo(tiny_dir, prefs):
-    config = AIHFConfig(**SMALL, beta=0.3, demo_weight=0.0)
-    trainer = AIHFTrainer(str(tiny_dir), None, None, prefs, config)
-    trainer.prepare_round()
-    assert trainer.generated_ids == [], "DPO needs no generation"
-    with torch.no_grad():
-        for p in trainer.policy.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    index = [0, 3, 5]
-    terms = trainer.loss_on(None, index)
-    pad = trainer.pad_id
-    with torch.no_grad():
-        policy = [
-            sequence_logprobs(trainer.policy, pad_sequences([trainer.pref_prompt_ids[i] for i in index], ids, pad))
-            for ids in ([trainer.chosen_ids[i] for i in index], [trainer.rejected_ids[i] for i in index])
-        ]
-        reference = [
-            sequence_logprobs(trainer.reference, pad_sequences([trainer.pref_prompt_ids[i] for i in index], ids, pad))
-            for ids in ([trainer.chosen_ids[i] for i in index], [trainer.rejected_ids[i] for i in index])
-        ]
-    expected = dpo_loss(policy[0], policy[1], reference[0], reference[1], beta=0.3)
-    assert terms["loss"].item() == pytest.approx(expected.item(), abs=1e-6)
-    assert "demo_loss" not in terms
-
-
-def test_rounds_checkpoint_atomically_and_load_back(tiny_dir, demos, prefs, tmp_path):
-    out = tmp_path / "run"
-    config = AIHFConfig(**SMALL, rounds=2, steps_per_round=2, refresh_reference=True, output_dir=str(out))
-    trainer = AIHFTrainer(str(tiny_dir), None, demos, prefs, config)
-    summaries = trainer.train()
-    assert [s["round"] for s in summaries] == [1, 2] and all(s["steps"] == 2 for s in summaries)
-    assert sorted(p.name for p in out.iterdir()) == ["round-001", "round-002"], "no temporary directory is left"
-    assert latest_checkpoint(out) == out / "round-002"
-    assert (out / "round-002" / "model.safetensors").is_file()
-    policy, tokenizer, state = load_checkpoint(out / "round-002")
-    assert state["round"] == 2 and state["config"]["refresh_reference"] is True
-    for p, q in zip(policy.parameters(), trainer.policy.parameters(), strict=True):
-        torch.testing.assert_close(p, q)
-    for p, q in zip(trainer.reference.parameters(), trainer.policy.parameters(), strict=True):
-        assert torch.equal(p, q), "refresh_reference: the reference is the last round's policy"
-    assert tokenizer("tell me about cats")["input_ids"] == trainer.tokenizer("tell me about cats")["input_ids"]
-    trainer.save_checkpoint(out / "round-002")  # overwriting an existing checkpoint works
-    assert sorted(p.name for p in out.iterdir()) == ["round-001", "round-002"]
-
-
-def test_sft_only_and_gradient_accumulation(tiny_dir, demos):
-    config = AIHFConfig(
-        **SMALL,
-        demo_weight=0.0,
-        preference_weight=0.0,
-        sft_weight=1.0,
-        steps_per_round=3,
-        gradient_accumulation_steps=2,
+def test_demo_weight_zero_trains_exactly_as_trls_dpo_trainer(tiny_dir, tokenizer, prefs, tmp_path):
+    dpo = _dpo_trainer(tiny_dir, tokenizer, prefs, tmp_path, max_steps=3)
+    dpo.train()
+    aihf = AIHFTrainer(
+        str(tiny_dir),
+        args=small_config(tmp_path, max_steps=3, demo_weight=0.0),
+        train_dataset=preference_dataset(prefs),
+        processing_class=tokenizer,
     )
-    trainer = AIHFTrainer(str(tiny_dir), None, demos, None, config)
-    (summary,) = trainer.train()
-    assert summary["steps"] == 3 and len(trainer.history) == 3
-    assert trainer.history[-1]["sft_loss"] < trainer.history[0]["sft_loss"]
+    assert not aihf._aihf_path, "demo_weight=0 with hard labels runs DPOTrainer's own collator and loss"
+    before = params_of(aihf.model)
+    aihf.train()
+    assert changed(before, aihf.model)
+    for p, q in zip(dpo.model.parameters(), aihf.model.parameters(), strict=True):
+        assert torch.equal(p, q)
+    losses = [row["loss"] for row in aihf.state.log_history if "loss" in row]
+    assert losses == [row["loss"] for row in dpo.state.log_history if "loss" in row]
 
 
-def test_a_tokenizer_without_pad_token_pads_with_eos(tiny_dir, demos, prefs):
-    tok = build_tiny_tokenizer()
-    tok.pad_token = None
-    assert tok.pad_token_id is None
-    trainer = AIHFTrainer(build_tiny_model(), tok, demos, prefs, AIHFConfig(**SMALL, steps_per_round=1))
-    assert tok.pad_token_id == tok.eos_token_id == trainer.pad_id
+def test_aihf_trains_in_rounds_and_regenerates_the_policys_samples(tiny_dir, tokenizer, prefs, demos, tmp_path):
+    config = small_config(tmp_path, rounds=2, steps_per_round=2, demo_batch_size=3)
+    trainer = AIHFTrainer(
+        str(tiny_dir),
+        args=config,
+        train_dataset=preference_dataset(prefs),
+        demo_dataset=demonstration_dataset(demos),
+        processing_class=tokenizer,
+    )
+    before = params_of(trainer.model)
+    seen = []
+    original = trainer._new_round
+
+    def spy():
+        original()
+        seen.append([list(s) for s in trainer._generated_ids])
+
+    trainer._new_round = spy
     trainer.train()
+    assert trainer.state.global_step == 4 and trainer.round == 2 and len(seen) == 2
+    assert all(len(samples) == len(demos) for samples in seen)
+    assert all(1 <= len(s) <= 4 for s in seen[0])
+    assert changed(before, trainer.model)
+    logs = [row for row in trainer.state.log_history if "loss" in row]
+    assert len(logs) == 4
+    for row in logs:
+        assert torch.isfinite(torch.tensor(row["loss"]))
+        # loss = demo term + preference term (weights 1)
+        assert row["loss"] == pytest.approx(row["aihf/demo_loss"] + row["aihf/preference_loss"], rel=1e-5)
+
+
+def test_refresh_reference_makes_the_reference_the_policy_after_each_round(tiny_dir, tokenizer, prefs, demos, tmp_path):
+    config = small_config(tmp_path, rounds=1, steps_per_round=2, refresh_reference=True)
+    assert config.sync_ref_model and config.ref_model_mixup_alpha == 1.0 and config.ref_model_sync_steps == 2
+    trainer = AIHFTrainer(
+        str(tiny_dir),
+        args=config,
+        train_dataset=preference_dataset(prefs),
+        demo_dataset=demonstration_dataset(demos),
+        processing_class=tokenizer,
+    )
+    reference_before = params_of(trainer.ref_model)
+    trainer.train()
+    assert changed(reference_before, trainer.ref_model)
+    for p, q in zip(trainer.model.parameters(), trainer.ref_model.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_spin_alone_is_driven_by_the_demonstrations(tiny_dir, tokenizer, demos, tmp_path):
+    trainer = AIHFTrainer(
+        str(tiny_dir),
+        args=small_config(tmp_path, preference_weight=0.0, max_steps=2),
+        demo_dataset=demonstration_dataset(demos),
+        processing_class=tokenizer,
+    )
+    before = params_of(trainer.model)
+    trainer.train()
+    assert changed(before, trainer.model)
+    logs = [row for row in trainer.state.log_history if "loss" in row]
+    assert all("aihf/demo_loss" in row and "aihf/preference_loss" not in row for row in logs)
+
+
+def test_soft_labels_take_the_aihf_path_with_demo_weight_zero(tiny_dir, tokenizer, prefs, tmp_path):
+    soft = TextPreferences(prefs.prompts, prefs.chosen, prefs.rejected, [0.75] * len(prefs))
+    trainer = AIHFTrainer(
+        str(tiny_dir),
+        args=small_config(tmp_path, demo_weight=0.0, max_steps=1),
+        train_dataset=preference_dataset(soft),
+        processing_class=tokenizer,
+    )
+    assert trainer._aihf_path
+    rows = [trainer.train_dataset[i] for i in range(4)]
+    inputs = trainer._prepare_inputs(rows)
+    assert inputs["preference_labels"].tolist() == [0.75] * 4
+    trainer.train()
+    assert torch.isfinite(torch.tensor(trainer.state.log_history[0]["loss"]))
+
+
+def test_same_seed_same_policy(tiny_dir, tokenizer, prefs, demos, tmp_path):
+    def run() -> list[torch.Tensor]:
+        trainer = AIHFTrainer(
+            str(tiny_dir),
+            args=small_config(tmp_path, rounds=2, steps_per_round=1, seed=7),
+            train_dataset=preference_dataset(prefs),
+            demo_dataset=demonstration_dataset(demos),
+            processing_class=tokenizer,
+        )
+        trainer.train()
+        return params_of(trainer.model)
+
+    assert all(torch.equal(a, b) for a, b in zip(run(), run(), strict=True))
 
 
 @pytest.mark.parametrize(
-    "kwargs, data, message",
+    "overrides, message",
     [
-        (dict(beta=-1.0), "both", "beta must be > 0"),
-        (dict(demo_weight=0.0, preference_weight=0.0), "both", "all 0"),
-        (dict(mixed_precision="fp8"), "both", "mixed_precision"),
-        (dict(max_prompt_length=64, max_length=32), "both", "max_prompt_length"),
-        ({}, "prefs-only", "needs demonstrations"),
-        ({}, "demos-only", "needs preferences"),
-        ({}, "empty-demos", "demonstrations are empty"),
+        (dict(beta=0.0), "beta must be > 0"),
+        (dict(demo_weight=0.0, preference_weight=0.0), "both 0"),
+        (dict(demo_weight=-1.0), "demo_weight must be >= 0"),
+        (dict(rounds=2), "rounds needs steps_per_round"),
+        (dict(rounds=2, steps_per_round=3, max_steps=5), "contradicts"),
+        (dict(temperature=0.0), "temperature must be > 0"),
+        (dict(steps_per_round=0), "steps_per_round must be >= 1"),
+        (dict(refresh_reference=True, sync_ref_model=True, ref_model_mixup_alpha=0.5), "mixup_alpha"),
     ],
 )
-def test_trainer_refuses_impossible_settings(tiny_dir, demos, prefs, kwargs, data, message):
+def test_config_refuses_bad_settings(tmp_path, overrides, message):
     with pytest.raises(ValueError, match=message):
-        config = AIHFConfig(**{**SMALL, **kwargs})
-        d = {"both": demos, "prefs-only": None, "demos-only": demos, "empty-demos": TextDemonstrations([], [])}[data]
-        p = None if data == "demos-only" else prefs
-        AIHFTrainer(str(tiny_dir), None, d, p, config)
+        small_config(tmp_path, **overrides)
 
 
-# ---------------------------------------------------------------------------- the reward-model path
-
-
-def test_reward_scores_are_padding_invariant(tokenizer):
-    reward_model = build_tiny_model(num_labels=1, seed=3)
-    prompts = tokenize_prompts(tokenizer, ["tell me about cats", "dogs"])
-    responses = tokenize_responses(tokenizer, ["cats great", "so very bad awful"])
-    with torch.no_grad():
-        left = sequence_scores(reward_model, pad_sequences(prompts, responses, tokenizer.pad_token_id, "left"))
-        right = sequence_scores(reward_model, pad_sequences(prompts, responses, tokenizer.pad_token_id, "right"))
-        alone = torch.cat(
-            [
-                sequence_scores(reward_model, pad_sequences([p], [r], tokenizer.pad_token_id))
-                for p, r in zip(prompts, responses, strict=True)
-            ]
+def test_trainer_refuses_missing_data_and_unsupported_loss_options(tiny_dir, tokenizer, prefs, demos, tmp_path):
+    with pytest.raises(ValueError, match="needs a demo_dataset"):
+        AIHFTrainer(str(tiny_dir), args=small_config(tmp_path), train_dataset=preference_dataset(prefs))
+    with pytest.raises(ValueError, match="needs a train_dataset"):
+        AIHFTrainer(str(tiny_dir), args=small_config(tmp_path), demo_dataset=demonstration_dataset(demos))
+    with pytest.raises(ValueError, match=r"not supported here.*ipo"):
+        AIHFTrainer(
+            str(tiny_dir),
+            args=small_config(tmp_path, loss_type=["ipo"]),
+            train_dataset=preference_dataset(prefs),
+            demo_dataset=demonstration_dataset(demos),
+            processing_class=tokenizer,
         )
-    torch.testing.assert_close(left, alone, rtol=0, atol=1e-5)
-    torch.testing.assert_close(right, alone, rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="prompt-completion"):
+        AIHFTrainer(
+            str(tiny_dir),
+            args=small_config(tmp_path),
+            train_dataset=preference_dataset(prefs),
+            demo_dataset=preference_dataset(prefs),
+            processing_class=tokenizer,
+        )
+    with pytest.raises(TypeError, match="AIHFConfig"):
+        from trl import DPOConfig
+
+        AIHFTrainer(str(tiny_dir), args=DPOConfig(output_dir=str(tmp_path)), train_dataset=preference_dataset(prefs))
 
 
-def test_reward_model_path_trains_both_models_and_checkpoints_the_reward_model(tiny_dir, demos, prefs, tmp_path):
-    reward_model = build_tiny_model(num_labels=1, seed=1)
-    config = AIHFConfig(**SMALL, reward_steps=3, policy_steps=2, rloo_k=2, rloo_prompts=2, output_dir=str(tmp_path))
-    trainer = RewardModelAIHFTrainer(str(tiny_dir), reward_model, None, demos, prefs, config)
-    policy_before, reward_before = params_of(trainer.policy), params_of(trainer.reward_model)
-    (summary,) = trainer.train()
-    assert changed(policy_before, trainer.policy) and changed(reward_before, trainer.reward_model)
-    assert len(trainer.history) == 5
-    assert trainer.history[3]["kl"] == pytest.approx(0.0, abs=1e-5), "the first RLOO step starts at π = π_ref"
-    assert {"reward_loss", "reward_demo_accuracy", "reward_preference_accuracy", "policy_loss", "kl"} <= set(summary)
-    loaded = load_reward_checkpoint(tmp_path / "round-001")
-    for p, q in zip(loaded.parameters(), trainer.reward_model.parameters(), strict=True):
-        torch.testing.assert_close(p, q)
+# ---------------------------------------------------------------------------- reward-model path
 
 
-def test_reward_model_loss_falls_over_reward_steps(tiny_dir, demos, prefs):
-    config = AIHFConfig(**SMALL, reward_steps=12, policy_steps=1, rloo_prompts=1)
-    trainer = RewardModelAIHFTrainer(str(tiny_dir), build_tiny_model(num_labels=1, seed=2), None, demos, prefs, config)
-    trainer.train()
-    losses = [row["reward_loss"] for row in trainer.history if "reward_loss" in row]
-    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
+def test_aihf_reward_loss_is_the_joint_bradley_terry_loss_and_trls_without_demos(tiny_dir, tokenizer, prefs, tmp_path):
+    from datasets import Dataset
+    from trl import RewardConfig, RewardTrainer
+
+    from aihf_control.llm import AIHFRewardTrainer
+
+    args = RewardConfig(
+        output_dir=str(tmp_path / "rm"), bf16=False, use_cpu=True, report_to="none", gradient_checkpointing=False
+    )
+    rows = preference_dataset(prefs).select(range(4)).to_dict()
+    rows["pair_kind"] = [0, 1, 0, 1]
+    rows["label"] = [1.0, 1.0, 0.75, 1.0]
+    ours = AIHFRewardTrainer(
+        model=build_tiny_model(num_labels=1, seed=1),
+        args=args,
+        train_dataset=Dataset.from_dict(rows),
+        processing_class=tokenizer,
+        demo_weight=2.0,
+        preference_weight=0.5,
+    )
+    examples = [ours.train_dataset[i] for i in range(4)]
+    batch = ours.data_collator(examples)
+    with torch.no_grad():
+        scores = ours.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.squeeze(-1)
+        chosen, rejected = scores.chunk(2)
+        expected = reward_model_loss(
+            chosen[[1, 3]], rejected[[1, 3]], chosen[[0, 2]], rejected[[0, 2]], torch.tensor([1.0, 0.75]), 2.0, 0.5
+        )
+        assert ours.compute_loss(ours.model, dict(batch)).item() == pytest.approx(expected.item(), rel=1e-6)
+        # Preferences only, labels 1, demo_weight 0: TRL's reward loss.
+        trl = RewardTrainer(
+            model=ours.model, args=args, train_dataset=Dataset.from_dict(rows), processing_class=tokenizer
+        )
+        pref_batch = ours.data_collator([examples[0], examples[0]])
+        ours.demo_weight = 0.0
+        trl_loss = trl.compute_loss(trl.model, {k: pref_batch[k] for k in ("input_ids", "attention_mask")})
+        assert ours.compute_loss(ours.model, dict(pref_batch)).item() == pytest.approx(trl_loss.item(), rel=1e-6)
+
+
+def test_reward_model_path_trains_both_models_a_round(tiny_dir, tokenizer, prefs, demos, tmp_path):
+    from trl import RewardConfig, RLOOConfig
+
+    from aihf_control.llm import RewardModelAIHF, RewardModelAIHFConfig
+
+    common = dict(bf16=False, use_cpu=True, report_to="none", save_strategy="no", disable_tqdm=True)
+    common.update(gradient_checkpointing=False, logging_steps=1, learning_rate=1e-2)
+    config = RewardModelAIHFConfig(
+        reward=RewardConfig(output_dir=str(tmp_path / "rm"), max_steps=2, per_device_train_batch_size=4, **common),
+        policy=RLOOConfig(
+            output_dir=str(tmp_path / "pol"),
+            max_steps=2,
+            per_device_train_batch_size=4,
+            num_generations=2,
+            max_completion_length=4,
+            **common,
+        ),
+    )
+    runner = RewardModelAIHF(
+        str(tiny_dir),
+        build_tiny_model(num_labels=1, seed=1),
+        tokenizer,
+        config,
+        demonstration_dataset(demos),
+        preference_dataset(prefs),
+    )
+    policy_before, reward_before = params_of(runner.policy), params_of(runner.reward_model)
+    (summary,) = runner.train()
+    assert summary["round"] == 1 and torch.isfinite(torch.tensor(summary["reward_loss"]))
+    assert changed(policy_before, runner.policy) and changed(reward_before, runner.reward_model)
+    kinds = runner.reward_dataset()["pair_kind"]
+    assert kinds.count(1) == len(demos) and kinds.count(0) == len(prefs)
+    with pytest.raises(ValueError, match="both 0"):
+        RewardModelAIHFConfig(reward=config.reward, policy=config.policy, demo_weight=0.0, preference_weight=0.0)
 
 
 # ---------------------------------------------------------------------------- command line
 
 
-def test_cli_help_documents_the_pythia_models(capsys):
+def _cli_argv(tiny_dir, tmp_path) -> list[str]:
+    argv = ["--output_dir", str(tmp_path / "cli"), "--use_cpu", "--bf16", "false", "--report_to", "none"]
+    argv += ["--save_strategy", "no", "--disable_tqdm", "true", "--gradient_checkpointing", "false"]
+    return ["--policy", str(tiny_dir), *argv, "--max_length", "32", "--max_completion_length", "4"]
+
+
+def test_cli_help_lists_aihf_and_trl_options(capsys):
     from aihf_control.llm.train import main
 
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(SystemExit):
         main(["--help"])
-    assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    assert "EleutherAI/pythia-1b" in text and "--demo-weight" in text and "--reward-model" in text
+    for option in ("--demo_weight", "--steps_per_round", "--reward_model", "--per_device_train_batch_size", "--beta"):
+        assert option in text, option
 
 
-def test_cli_trains_from_jsonl_and_writes_checkpoints(tiny_dir, tmp_path, capsys):
+def test_cli_trains_from_jsonl_and_saves_the_policy(tiny_dir, tmp_path, capsys):
+    from transformers import AutoModelForCausalLM
+
     from aihf_control.llm.train import main
 
     paths = tiny_dataset_paths()
-    argv = ["--policy", str(tiny_dir), "--demos", str(paths["demos"]), "--prefs", str(paths["hh_prefs"])]
-    argv += ["--output-dir", str(tmp_path), "--steps-per-round", "2", "--max-new-tokens", "4", "--device", "cpu"]
-    argv += ["--max-prompt-length", "16", "--max-length", "32", "--learning-rate", "1e-3", "--sample-prompts", "2"]
-    (summary,) = main(argv)
-    assert summary["steps"] == 2
-    assert (tmp_path / "round-001" / "trainer_state.json").is_file()
+    argv = [*_cli_argv(tiny_dir, tmp_path), "--demos", str(paths["demos"]), "--prefs", str(paths["hh_prefs"])]
+    argv += ["--rounds", "2", "--steps-per-round", "1", "--learning_rate", "1e-3", "--sample_prompts", "2"]
+    history = main(argv)
+    assert [row["step"] for row in history if "loss" in row] == [1, 2]
+    assert AutoModelForCausalLM.from_pretrained(str(tmp_path / "cli")) is not None
     answers = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert len(answers) == 2 and answers[0]["prompt"] == make_prompt("fish")
 
@@ -370,35 +530,21 @@ def test_cli_trains_from_jsonl_and_writes_checkpoints(tiny_dir, tmp_path, capsys
 def test_cli_refuses_missing_data_and_bad_files(tiny_dir, tmp_path, capsys):
     from aihf_control.llm.train import main
 
+    argv = _cli_argv(tiny_dir, tmp_path)
     with pytest.raises(SystemExit):
-        main(["--policy", str(tiny_dir)])
+        main(argv)
     assert "pass --demos, --prefs, or both" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["--policy", str(tiny_dir), "--prefs", str(tiny_dataset_paths()["prefs"])])
-    assert "--demo-weight > 0 needs --demos" in capsys.readouterr().err
+        main([*argv, "--prefs", str(tiny_dataset_paths()["prefs"])])
+    assert "--demo_weight > 0 needs --demos" in capsys.readouterr().err
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "x"}\n')
     with pytest.raises(SystemExit):
-        main(["--policy", str(tiny_dir), "--demos", str(bad), "--preference-weight", "0"])
+        main([*argv, "--demos", str(bad), "--preference_weight", "0"])
     assert "bad.jsonl:1: missing field 'response'" in capsys.readouterr().err
-
-
-def test_same_seed_same_policy(tiny_dir, demos, prefs):
-    def run() -> list[torch.Tensor]:
-        trainer = AIHFTrainer(str(tiny_dir), None, demos, prefs, AIHFConfig(**SMALL, steps_per_round=2, seed=7))
-        trainer.train()
-        return params_of(trainer.policy)
-
-    assert all(torch.equal(a, b) for a, b in zip(run(), run(), strict=True))
-
-
-def test_bf16_autocast_runs_with_a_bf16_reference(tiny_dir, demos, prefs):
-    config = AIHFConfig(**SMALL, steps_per_round=2, mixed_precision="bf16")
-    trainer = AIHFTrainer(str(tiny_dir), None, demos, prefs, config)
-    assert next(trainer.reference.parameters()).dtype == torch.bfloat16
-    assert next(trainer.policy.parameters()).dtype == torch.float32, "weights stay float32 under autocast"
-    (summary,) = trainer.train()
-    assert torch.isfinite(torch.tensor(summary["loss"]))
+    with pytest.raises(SystemExit):
+        main([*argv, "--demos", str(tiny_dataset_paths()["demos"]), "--preference_weight", "0", "--beta", "0"])
+    assert "beta must be > 0" in capsys.readouterr().err
 
 
 def test_benchmark_smoke_writes_results_and_a_table(tmp_path, capsys):
@@ -406,9 +552,10 @@ def test_benchmark_smoke_writes_results_and_a_table(tmp_path, capsys):
 
     out = tmp_path / "llm.json"
     argv = ["--num-prefs", "4", "--seeds", "0", "--rounds", "1", "--steps-per-round", "2", "--pretrain-steps", "2"]
-    argv += ["--eval-samples", "2", "--timing-steps", "1", "--hidden-size", "16", "--out", str(out)]
+    argv += ["--eval-samples", "2", "--timing-steps", "2", "--hidden-size", "16", "--out", str(out)]
     result = benchmark_main(argv)
     saved = json.loads(out.read_text())
     assert {(r["method"], r["num_prefs"]) for r in saved["runs"]} == {("base", 0), ("aihf", 4), ("dpo", 4), ("sft", 0)}
     assert saved["timing"]["step_ratio"] > 0 and result["summary"] == saved["summary"]
+    assert saved["versions"]["trl"]
     assert "| aihf | 4 |" in capsys.readouterr().out

@@ -250,9 +250,7 @@ def preference_dataset(preferences: TextPreferences):
         {
             "prompt": list(preferences.prompts),
             "chosen": [join_completion(p, c) for p, c in zip(preferences.prompts, preferences.chosen, strict=True)],
-            "rejected": [
-                join_completion(p, r) for p, r in zip(preferences.prompts, preferences.rejected, strict=True)
-            ],
+            "rejected": [join_completion(p, r) for p, r in zip(preferences.prompts, preferences.rejected, strict=True)],
             "label": [float(y) for y in preferences.labels],
         }
     )

@@ -27,7 +27,7 @@ import copy
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from trl import RewardConfig, RewardTrainer, RLOOConfig, RLOOTrainer
@@ -66,7 +66,7 @@ class AIHFRewardTrainer(RewardTrainer):
     :param kwargs: ``RewardTrainer``'s arguments (``model``, ``args``, ``train_dataset``, ``processing_class``, …)
     """
 
-    _tag_names = ["trl", "reward-trainer", "aihf"]
+    _tag_names: ClassVar[list[str]] = ["trl", "reward-trainer", "aihf"]
 
     def __init__(self, *args, demo_weight: float = 1.0, preference_weight: float = 1.0, **kwargs):
         if demo_weight < 0 or preference_weight < 0 or demo_weight == preference_weight == 0:
@@ -181,7 +181,9 @@ class RewardModelAIHF:
                 str(reward_model), num_labels=1, dtype=torch.float32
             )
         if getattr(reward_model.config, "num_labels", 1) != 1:
-            raise ValueError(f"a reward model has one output (num_labels=1), this one has {reward_model.config.num_labels}")
+            raise ValueError(
+                f"a reward model has one output (num_labels=1), this one has {reward_model.config.num_labels}"
+            )
         reward_model.config.pad_token_id = tokenizer.pad_token_id
         self.policy, self.reward_model = policy, reward_model
         self.demo_dataset = demo_dataset if config.demo_weight > 0 else None

@@ -31,7 +31,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from trl import DPOConfig, DPOTrainer
@@ -238,7 +238,7 @@ class AIHFTrainer(DPOTrainer):
     :param data_collator: only with ``demo_weight=0`` (TRL's DPO path); the AIHF path collates itself
     """
 
-    _tag_names = ["trl", "dpo", "aihf"]
+    _tag_names: ClassVar[list[str]] = ["trl", "dpo", "aihf"]
     _name = "AIHF"
 
     def __init__(
