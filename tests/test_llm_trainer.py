@@ -43,8 +43,8 @@ torch.set_num_threads(1)
 BETA = 0.5
 
 
-def small_config(tmp_path, **overrides) -> AIHFConfig:
-    """A quick CPU AIHFConfig (float32, no checkpoints, no reports)."""
+def small_kwargs(tmp_path, **overrides) -> dict:
+    """Settings of a quick CPU run (float32, no checkpoints, no reports), shared by TRL's configs and ours."""
     base = dict(
         output_dir=str(tmp_path / "out"),
         bf16=False,
@@ -54,14 +54,18 @@ def small_config(tmp_path, **overrides) -> AIHFConfig:
         disable_tqdm=True,
         gradient_checkpointing=False,
         max_length=32,
-        max_completion_length=4,
         learning_rate=1e-2,
         beta=BETA,
         per_device_train_batch_size=4,
         logging_steps=1,
         seed=0,
     )
-    return AIHFConfig(**{**base, **overrides})
+    return {**base, **overrides}
+
+
+def small_config(tmp_path, **overrides) -> AIHFConfig:
+    """A quick CPU AIHFConfig."""
+    return AIHFConfig(**small_kwargs(tmp_path, **{"max_completion_length": 4, **overrides}))
 
 
 @pytest.fixture(scope="module")
@@ -218,10 +222,7 @@ def test_trl_datasets_join_prompt_and_completion_with_one_space(prefs, demos, to
 def _dpo_trainer(tiny_dir, tokenizer, prefs, tmp_path, **overrides):
     from trl import DPOConfig, DPOTrainer
 
-    fields = small_config(tmp_path, **overrides).to_dict()
-    keep = {f for f in DPOConfig.__dataclass_fields__ if f in fields}
-    args = DPOConfig(**{k: fields[k] for k in keep if k not in ("logging_dir",)})
-    args.output_dir, args.report_to = str(tmp_path / "dpo"), []
+    args = DPOConfig(**small_kwargs(tmp_path, output_dir=str(tmp_path / "dpo"), **overrides))
     return DPOTrainer(str(tiny_dir), args=args, train_dataset=preference_dataset(prefs), processing_class=tokenizer)
 
 
@@ -412,7 +413,7 @@ def test_trainer_refuses_missing_data_and_unsupported_loss_options(tiny_dir, tok
     with pytest.raises(TypeError, match="AIHFConfig"):
         from trl import DPOConfig
 
-        AIHFTrainer(str(tiny_dir), args=DPOConfig(output_dir=str(tmp_path)), train_dataset=preference_dataset(prefs))
+        AIHFTrainer(str(tiny_dir), args=DPOConfig(**small_kwargs(tmp_path)), train_dataset=preference_dataset(prefs))
 
 
 # ---------------------------------------------------------------------------- reward-model path
@@ -452,7 +453,7 @@ def test_aihf_reward_loss_is_the_joint_bradley_terry_loss_and_trls_without_demos
             model=ours.model, args=args, train_dataset=Dataset.from_dict(rows), processing_class=tokenizer
         )
         pref_batch = ours.data_collator([examples[0], examples[0]])
-        ours.demo_weight = 0.0
+        ours.demo_weight, ours.preference_weight = 0.0, 1.0
         trl_loss = trl.compute_loss(trl.model, {k: pref_batch[k] for k in ("input_ids", "attention_mask")})
         assert ours.compute_loss(ours.model, dict(pref_batch)).item() == pytest.approx(trl_loss.item(), rel=1e-6)
 
@@ -520,10 +521,11 @@ def test_cli_trains_from_jsonl_and_saves_the_policy(tiny_dir, tmp_path, capsys):
     paths = tiny_dataset_paths()
     argv = [*_cli_argv(tiny_dir, tmp_path), "--demos", str(paths["demos"]), "--prefs", str(paths["hh_prefs"])]
     argv += ["--rounds", "2", "--steps-per-round", "1", "--learning_rate", "1e-3", "--sample_prompts", "2"]
+    argv += ["--logging_steps", "1"]
     history = main(argv)
     assert [row["step"] for row in history if "loss" in row] == [1, 2]
     assert AutoModelForCausalLM.from_pretrained(str(tmp_path / "cli")) is not None
-    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"prompt"')]
     assert len(answers) == 2 and answers[0]["prompt"] == make_prompt("fish")
 
 
