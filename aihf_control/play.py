@@ -26,6 +26,7 @@ from stable_baselines3.common.utils import check_for_correct_spaces
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from aihf_control import AIHF, BC, IPL, RLHF
+from aihf_control.progress import ProgressPrinter, Tracker
 from aihf_control.sb3.model_files import read_saved_data, saved_algorithm
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"AIHF": AIHF, "RLHF": RLHF, "IPL": IPL, "BC": BC, "SAC": SAC}
@@ -61,7 +62,12 @@ def load_model(path: str | Path, device: str = "cpu") -> BaseAlgorithm:
 
 
 def evaluate(
-    model: BaseAlgorithm, env_id: str, episodes: int = 5, seed: int = 0, path: str | Path = "the model"
+    model: BaseAlgorithm,
+    env_id: str,
+    episodes: int = 5,
+    seed: int = 0,
+    path: str | Path = "the model",
+    tracker: Tracker | None = None,
 ) -> tuple[float, float]:
     """True return (mean, std) of ``model``'s deterministic policy over ``episodes`` episodes of ``env_id``.
 
@@ -70,6 +76,7 @@ def evaluate(
     :param episodes: number of episodes
     :param seed: seed of the env's first reset
     :param path: the model's file, named in errors
+    :param tracker: follows the episodes done, if given
     """
     env = DummyVecEnv([lambda: Monitor(gym.make(env_id))])  # Monitor: the env's own reward, whatever wraps it
     try:
@@ -78,10 +85,14 @@ def evaluate(
         env.close()
         raise ValueError(f"{path} was trained on another env than {env_id} ({error}); pass its --env") from error
     env.seed(seed)
+    # evaluate_policy calls back after each step with its locals: its episode_rewards are the episodes done
+    step = None if tracker is None else (lambda local, _: tracker.update(len(local["episode_rewards"])))
     try:
-        mean, std = evaluate_policy(model, env, n_eval_episodes=episodes, deterministic=True)
+        mean, std = evaluate_policy(model, env, n_eval_episodes=episodes, deterministic=True, callback=step)
     finally:
         env.close()
+    if tracker is not None:
+        tracker.finish(done=episodes)
     return float(mean), float(std)
 
 
@@ -101,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--every", type=int, default=None, help="render every k-th env step (default: about 30 frames a second)")
     add("--size", type=int, nargs=2, default=(240, 240), metavar=("WIDTH", "HEIGHT"), help="frame size (240 240)")
     add("--device", default="cpu", help="torch device (default: cpu)")
+    add("--quiet", action="store_true", help="no progress lines while evaluating and rendering")
     return parser
 
 
@@ -110,11 +122,13 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.episodes < 1 or args.seconds <= 0 or (args.every is not None and args.every < 1) or min(args.size) < 1:
         parser.error("--episodes, --every and --size must be at least 1 and --seconds above 0")
+    printer = ProgressPrinter(enabled=not args.quiet)  # live on a terminal, plain lines in a log
     try:
         if args.video is not None:
             check_video_path(args.video)  # before the evaluation, which can take a while
         model = load_model(args.model, args.device)
-        mean, std = evaluate(model, args.env, args.episodes, args.seed, args.model)
+        evaluating = Tracker(f"evaluating {args.model.name}", args.episodes, printer.update, "episodes")
+        mean, std = evaluate(model, args.env, args.episodes, args.seed, args.model, evaluating)
         print(
             f"{type(model).__name__} model {args.model} on {args.env}: return {mean:.1f} ± {std:.1f} over "
             f"{args.episodes} episodes (deterministic policy, seed {args.seed})",
@@ -122,9 +136,21 @@ def main(argv: list[str] | None = None) -> dict:
         )
         video = None
         if args.video is not None:
-            video = record_video(model, args.env, args.video, args.seconds, args.every, tuple(args.size), args.seed)
+            rendering = Tracker(f"rendering {args.video.name}", None, printer.update, "env steps")
+            video = record_video(
+                model,
+                args.env,
+                args.video,
+                args.seconds,
+                args.every,
+                tuple(args.size),
+                args.seed,
+                on_step=lambda done, total: rendering.update(done, total=total),
+            )
+            rendering.finish()
             print(f"wrote {video.path}: {video.frames} frames of {video.width}x{video.height} at {video.fps:g} fps")
     except (OSError, ValueError, ImportError, RuntimeError, gym.error.Error) as error:  # each says what to do
+        printer.close()
         parser.error(str(error))
     return {"algo": type(model).__name__, "mean_return": mean, "std_return": std, "video": video}
 

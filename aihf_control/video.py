@@ -21,6 +21,7 @@ import importlib.util
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,6 +114,7 @@ def record_video(
     every: int | None = None,
     size: tuple[int, int] | None = (240, 240),
     seed: int = 0,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> Video:
     """Render a rollout of ``model``'s deterministic policy in ``env_id`` to an MP4 or a GIF.
 
@@ -131,6 +133,7 @@ def record_video(
     :param size: (width, height) of the frames, for envs that take ``width`` and ``height`` (MuJoCo's);
         None keeps the env's own size
     :param seed: seed of the first episode's reset
+    :param on_step: called with (env steps done, env steps in all) after each step, e.g. to show progress
     :return: what was written
     """
     path = check_video_path(path)
@@ -152,6 +155,8 @@ def record_video(
             obs, _, terminated, truncated, _ = env.step(action)
             if terminated or truncated:
                 obs, _ = env.reset()
+            if on_step is not None:
+                on_step(step + 1, steps)
     finally:
         env.close()
     fps = render_fps / every

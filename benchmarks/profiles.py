@@ -13,7 +13,9 @@ score first reaches 90, env steps per second; and the exact configuration and ve
 final model is in ``models/<run>.zip`` and a 3 s video of its policy in ``videos/<run>.mp4`` (``--no-video``
 skips the videos; ``python -m aihf_control.play`` replays a model).
 ``python -m benchmarks.compare RUN_DIR...`` redraws both from earlier runs. The env's true reward is used for evaluation
-and by the synthetic teacher only, except by ``sac-true``, the ceiling.
+and by the synthetic teacher only, except by ``sac-true``, the ceiling. While the runs learn, one line per run
+in progress shows its env steps, their speed, the latest evaluation and the time left (plain lines every 30 s
+when the output is not a terminal; ``--quiet`` hides them).
 
 Methods:
   aihf         AIHF: reward from demonstrations and preferences jointly, SAC from random init
@@ -38,6 +40,7 @@ METHODS = ("aihf", "aihf-demos", "aihf-prefs", "rlhf", "ipl", "bc", "sac-true")
 USES_PREFERENCES = {"aihf", "aihf-prefs", "rlhf", "ipl"}
 USES_DEMONSTRATIONS = {"aihf", "aihf-demos", "rlhf", "ipl", "bc"}
 TEACHERS = ("oracle", "stochastic", "mistake", "myopic", "skip", "equal")
+DISPLAY_OPTIONS = ("--quiet",)  # change what is printed, not what is run: --resume takes them
 
 
 @dataclass
@@ -179,6 +182,7 @@ def build_parser(env_id: str) -> argparse.ArgumentParser:
     add("--executor", choices=EXECUTORS, default="local", help="local: this machine; ray: one Ray task per run")
     add("--ray-address", default=None, help="Ray cluster to join, e.g. auto (default: start Ray on this machine)")
     add("--gpus-per-run", type=float, default=0.0, help="GPUs each Ray task declares, e.g. 0.25 (default: 0)")
+    add("--quiet", action="store_true", help="no progress lines while the runs learn (the results are printed)")
     return parser
 
 
@@ -220,11 +224,12 @@ def saved_arguments(run_dir: Path, argv: list[str], parser: argparse.ArgumentPar
     """The options a benchmark in ``run_dir`` was started with, for ``--resume run_dir``.
 
     :param run_dir: the benchmark's ``--logdir``, holding the ``command.json`` it wrote at its start
-    :param argv: this call's options, ``--resume RUN_DIR`` alone
+    :param argv: this call's options: ``--resume RUN_DIR`` and display options such as ``--quiet``
     :param parser: the benchmark's parser, whose ``error`` reports a bad option and exits
-    :return: the saved options, then ``--logdir run_dir``
+    :return: the saved options, then the display options of ``argv``, then ``--logdir run_dir``
     """
-    others = [a for a in argv if a.startswith("-") and not a.startswith("--resume")]
+    display = [a for a in argv if a in DISPLAY_OPTIONS]
+    others = [a for a in argv if a.startswith("-") and not a.startswith("--resume") and a not in DISPLAY_OPTIONS]
     if others:
         parser.error(f"--resume takes no other options (got {' '.join(others)}): the run's own are reused")
     saved = run_dir / "command.json"
@@ -239,7 +244,7 @@ def saved_arguments(run_dir: Path, argv: list[str], parser: argparse.ArgumentPar
         parser.error(f"--resume {run_dir}: {saved} is unreadable ({e}); start the benchmark again with --logdir")
     if parser.prog != f"python -m benchmarks.{command['env_id'].split('-')[0].lower()}":
         parser.error(f"--resume {run_dir}: that folder holds a {command['env_id']} benchmark, not this one")
-    saved_argv = list(command["argv"])
+    saved_argv = [a for a in command["argv"] if a not in DISPLAY_OPTIONS]
     if "--logdir" in saved_argv:  # the folder may have moved since: it is run_dir now
         del saved_argv[saved_argv.index("--logdir") : saved_argv.index("--logdir") + 2]
-    return [*saved_argv, "--logdir", str(run_dir)]
+    return [*saved_argv, *display, "--logdir", str(run_dir)]

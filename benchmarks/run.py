@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from benchmarks.profiles import (
 )
 from benchmarks.report import (
     FINAL_EVALS,
+    normalized_score,
     plot,
     results_table,
     run_record,
@@ -199,6 +201,7 @@ def run_one(spec: RunSpec) -> dict:
     import torch
 
     from aihf_control import ResumableCheckpointCallback, TrueReturnEvalCallback
+    from aihf_control.progress import ProgressCallback, write_status
     from aihf_control.sb3 import latest_checkpoint, read_checkpoint_state
     from aihf_control.video import record_video  # first: it sets MUJOCO_GL before gym.make imports mujoco
 
@@ -211,7 +214,16 @@ def run_one(spec: RunSpec) -> dict:
     demos, prefs, refs = load_feedback(spec, env)
     model = build_model(spec, env, demos, prefs)  # replaced by the checkpoint's below when resuming
     evaluation = TrueReturnEvalCallback(eval_env, eval_freq=p.eval_freq, n_eval_episodes=p.eval_episodes)
-    callbacks: list = [evaluation]
+    # Its status goes to a file that main's printer polls: the run may be in another process, or on Ray.
+    progress = ProgressCallback(
+        spec.name,
+        p.bc_steps if spec.method == "bc" else p.timesteps,
+        partial(write_status, Path(spec.logdir) / "progress"),
+        last_return=lambda: evaluation.curve[-1][1] if evaluation.curve else None,
+        score=lambda value: normalized_score(value, refs),
+        unit="BC steps" if spec.method == "bc" else "env steps",
+    )
+    callbacks: list = [evaluation, progress]  # progress after evaluation: it shows each evaluation at once
     checkpoints = Path(spec.logdir) / "checkpoints" / spec.name
     resumed_from = latest_checkpoint(checkpoints) if p.checkpoint_freq and spec.method != "bc" else None
     if resumed_from is not None:
@@ -235,7 +247,7 @@ def run_one(spec: RunSpec) -> dict:
     steps_before = model.num_timesteps if resumed_from is not None else 0
     train_start = time.perf_counter()
     if spec.method == "bc":
-        model.learn(p.bc_steps, tb_log_name=spec.name)
+        model.learn(p.bc_steps, callback=progress, tb_log_name=spec.name)
         evaluation.init_callback(model)
         evaluation.evaluate()  # BC takes no env steps: one evaluation, drawn as a flat line
         env_steps = 0
@@ -271,7 +283,7 @@ def run_one(spec: RunSpec) -> dict:
     )
     save_json_atomically(record, Path(spec.logdir) / "runs" / f"{spec.name}.json")  # kept if a later run fails
     shutil.rmtree(checkpoints, ignore_errors=True)  # the run is done: its record and final model are kept
-    print(f"{spec.name}: final return {record['final_return']:.1f} ({record['wall_seconds']:.0f} s)", flush=True)
+    progress.finish(record["final_return"], record["final_score"])  # the printer's last line of the run
     return record
 
 
@@ -281,6 +293,8 @@ def main(env_id: str, argv: list[str] | None = None) -> dict:
     :param env_id: the env, e.g. ``Hopper-v5``
     :param argv: the command line without the program name; None reads ``sys.argv``
     """
+    from aihf_control.progress import ProgressPrinter
+
     parser = build_parser(env_id)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
@@ -306,7 +320,12 @@ def main(env_id: str, argv: list[str] | None = None) -> dict:
         f"{profile.workers} at a time; output in {logdir}"
     )
     start = time.perf_counter()
-    failed = run_all(run_one, todo, profile.workers, args.executor, args.ray_address, args.gpus_per_run)
+    statuses = logdir / "progress"  # one small file per run in progress, written by run_one's ProgressCallback
+    shutil.rmtree(statuses, ignore_errors=True)  # left by an interrupted call
+    with ProgressPrinter(enabled=not args.quiet) as printer:
+        printer.watch(statuses)
+        failed = run_all(run_one, todo, profile.workers, args.executor, args.ray_address, args.gpus_per_run)
+    shutil.rmtree(statuses, ignore_errors=True)
     if failed:
         sys.exit(
             f"{len(failed)} run(s) failed twice: {', '.join(spec.name for spec in failed)}; the other runs are in "

@@ -44,6 +44,7 @@ from aihf_control.data.minari_datasets import (
     minari_store_path,
     record_episodes,
 )
+from aihf_control.progress import ProgressCallback, ProgressPrinter, Report, Tracker
 
 Policy = Callable[[np.ndarray], np.ndarray]
 
@@ -195,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--code-permalink", default=None, help="link to the code version that made the dataset")
     parser.add_argument("--seed", type=int, default=0, help="seed of training, evaluation and recording (default: 0)")
     parser.add_argument("--device", default="auto", help="torch device for SB3: auto, cpu or cuda (default: auto)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines for training, evaluating and recording")
     return parser
 
 
@@ -247,10 +249,11 @@ class CheckpointCallback(BaseCallback):
 
 
 def train_demonstrator(
-    args: argparse.Namespace, learning_starts: int, checkpoint_every: int, output_dir: Path
+    args: argparse.Namespace, learning_starts: int, checkpoint_every: int, output_dir: Path, report: Report
 ) -> BaseAlgorithm:
     """Train ``args.algo`` on ``args.env`` with SB3's default hyperparameters, saving checkpoints on the way.
 
+    :param report: where the training's progress goes (``ProgressPrinter.update``)
     :return: the trained model, also saved as ``output_dir/demonstrator.zip``
     """
     checkpoint_dir = output_dir / "checkpoints"
@@ -269,9 +272,18 @@ def train_demonstrator(
         f"checkpoints every {checkpoint_every}",
         flush=True,
     )
-    model.learn(
-        total_timesteps=args.timesteps, callback=CheckpointCallback(checkpoint_every, checkpoint_dir, args.algo)
+    progress = ProgressCallback(
+        f"training the {algorithm_label(args.algo)} demonstrator",
+        args.timesteps,
+        report,
+        last_return=lambda: float(np.mean([i["r"] for i in model.ep_info_buffer])) if model.ep_info_buffer else None,
+        return_label="training return",
     )
+    model.learn(
+        total_timesteps=args.timesteps,
+        callback=[CheckpointCallback(checkpoint_every, checkpoint_dir, args.algo), progress],
+    )
+    progress.finish()
     save_atomically(model, output_dir / "demonstrator.zip")
     return model
 
@@ -376,6 +388,7 @@ def record_dataset(
     refs: tuple[dict[str, float], dict[str, float]],
     config: dict,
     describe_recording: Callable[[int, int], str],
+    report: Report,
 ) -> list[dict]:
     """Record each source policy in turn into one Minari dataset, with reference scores and our metadata.
 
@@ -385,17 +398,25 @@ def record_dataset(
     :param refs: evaluations of the random policy and of the demonstrator: ref_min_score and ref_max_score
     :param config: this run's configuration, stored in the metadata
     :param describe_recording: (episodes, steps) recorded → the dataset's description
+    :param report: where the recording's progress goes (``ProgressPrinter.update``)
     :return: per source, which episodes it made (the metadata key ``policies``)
     """
     random_eval, expert_eval = refs
     num_transitions, num_episodes = shares
     policies: list[dict] = []
     episodes: list[EpisodeBuffer] = []
+    # Whole episodes are recorded: the steps may end above the total, which is a lower bound.
+    tracker = Tracker(f"recording {dataset_id}", num_transitions and num_transitions * len(sources), report, "steps")
     env = gym.make(args.env)
     try:
         for name, policy, evaluation in sources:
+
+            def counted(obs: np.ndarray, policy: Policy = policy) -> np.ndarray:
+                tracker.update(tracker.status.done + 1)
+                return policy(obs)
+
             recorded = record_episodes(
-                env, policy, seed=seed + len(episodes), num_episodes=num_episodes, num_transitions=num_transitions
+                env, counted, seed=seed + len(episodes), num_episodes=num_episodes, num_transitions=num_transitions
             )
             policies.append(
                 {
@@ -427,6 +448,7 @@ def record_dataset(
         )
     finally:
         env.close()
+    tracker.finish(total=tracker.status.done)  # whole episodes: the steps in all are known now
     # per-episode reward statistics (rewards_sum, ...), as DataCollector.create_dataset stores them
     dataset.storage.update_episode_metadata(dataset.storage.apply(EpisodeMetadataCallback()))
     dataset.storage.update_metadata(
@@ -491,13 +513,15 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     learning_starts = args.learning_starts if args.learning_starts is not None else min(10_000, args.timesteps // 10)
     checkpoint_every = args.checkpoint_every or max(1, args.timesteps // 20)
     deterministic = not args.stochastic
+    # A line for the training and each recording in progress: live on a terminal, every 30 s in a log.
+    printer = ProgressPrinter(enabled=not args.quiet)
 
     # 1. The demonstrator: trained here, or an existing model file.
     if args.expert is not None:
         model = load_model(args.expert, args.algo, args.device, env)
         expert_path = args.expert
     else:
-        model = train_demonstrator(args, learning_starts, checkpoint_every, output_dir)
+        model = train_demonstrator(args, learning_starts, checkpoint_every, output_dir, printer.update)
         expert_path = output_dir / "demonstrator.zip"
 
     # 2. Reference scores: the demonstrator and a random policy, from the same start states.
@@ -542,6 +566,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             f"Demonstrations on {args.env} from an {algorithm_label(args.algo)} policy ({trained}, "
             f"{action_kind} actions): {episodes} episodes, {steps} steps. {scores}. Made by `{config['command']}`."
         ),
+        printer.update,
     )
     results: dict[str, object] = {"dataset_ids": [expert_id], "demonstrator": expert_eval, "random_policy": random_eval}
 
@@ -574,10 +599,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                 f"{steps} steps); the metadata key 'policies' lists which episodes each policy made. "
                 f"{scores}. Made by `{config['command']}`."
             ),
+            printer.update,
         )
         results["dataset_ids"].append(mixed_id)
 
     env.close()
+    printer.close()
     print(f"datasets in {minari_store_path()}: {', '.join(results['dataset_ids'])}", flush=True)
     return results
 
