@@ -1,6 +1,6 @@
 """aihf-control: Alignment with Integrated Human Feedback for robot control, on Stable-Baselines3."""
 
-from aihf_control.algos.aihf import AIHF
+from aihf_control.algos.aihf import AIHF, AIHFTQC, AIHFCrossQ, AIHFRewardLearning
 from aihf_control.algos.bc import BC
 from aihf_control.algos.ipl import IPL
 from aihf_control.algos.rlhf import RLHF
@@ -18,9 +18,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AIHF",
+    "AIHFTQC",
     "BC",
     "IPL",
     "RLHF",
+    "AIHFCrossQ",
+    "AIHFRewardLearning",
     "Demonstrations",
     "NonFiniteError",
     "Preferences",

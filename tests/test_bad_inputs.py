@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from stable_baselines3 import SAC
 
-from aihf_control import AIHF, BC, IPL, Demonstrations, Preferences, ResumableCheckpointCallback
+from aihf_control import AIHF, BC, IPL, AIHFCrossQ, Demonstrations, Preferences, ResumableCheckpointCallback
 from aihf_control.data import ScriptedTeacher, load_demonstrations
 from aihf_control.llm.data import read_preferences
 
@@ -243,6 +243,19 @@ CASES: list[tuple[str, Callable[[Context], object], type[BaseException], str]] =
                       policy_kwargs=dict(net_arch=dict(pi=[8], qf=[0]))),
         ValueError,
         'policy_kwargs["net_arch"]["qf"] must hold positive integer layer sizes',
+    ),
+    (
+        "negative layer size in AIHF's policy net_arch (CrossQ inner loop)",
+        lambda c: AIHFCrossQ("MlpPolicy", "Pendulum-v1", demonstrations=c.demos,
+                             **{**c.kwargs, "policy_kwargs": dict(net_arch=[-5])}),
+        ValueError,
+        'policy_kwargs["net_arch"] must hold positive integer layer sizes',
+    ),
+    (
+        "demonstration share of a batch of 1 or more",
+        lambda c: AIHF("MlpPolicy", "Pendulum-v1", demonstrations=c.demos, demo_batch_fraction=1.0, **c.kwargs),
+        ValueError,
+        "demo_batch_fraction must be in [0, 1)",
     ),
 ]
 

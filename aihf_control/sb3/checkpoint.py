@@ -232,6 +232,23 @@ def find_checkpoint_callback(callback: Any) -> ResumableCheckpointCallback | Non
     return None
 
 
+def keep_last_good(callback: Any, state_is_good: bool, parameters: Any) -> str:
+    """After a NaN/inf: save the model if its state is still good, and say where the last good state is.
+
+    :param callback: the callbacks passed to ``learn`` (the checkpoint callback is looked for among them)
+    :param state_is_good: whether the bad value was caught before any parameter took it
+    :param parameters: the model's parameters, checked to be finite before saving
+    :return: a sentence for the error message
+    """
+    checkpoint = find_checkpoint_callback(callback)
+    if checkpoint is None:
+        return "No checkpoint was kept: pass ResumableCheckpointCallback(...) to learn() to keep one"
+    if state_is_good and all(torch.isfinite(p).all() for p in parameters):
+        return f"The last good state (before that step) is saved in {checkpoint.save()}"
+    last = latest_checkpoint(checkpoint.save_path)
+    return f"The last good checkpoint is {last}" if last else "No checkpoint had been written yet"
+
+
 # ---------------------------------------------------------------------- helpers
 
 

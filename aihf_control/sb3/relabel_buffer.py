@@ -1,4 +1,9 @@
-"""A replay buffer whose rewards come from a learned reward function at sample time."""
+"""Replay buffers for learners trained on a learned reward.
+
+``DemonstrationReplayBuffer`` puts a fixed share of demonstration transitions into every batch (RLPD's
+symmetric sampling; hybrid inverse RL). ``RelabelingReplayBuffer`` adds the learned reward: every sampled
+row, replayed or demonstrated, gets r_θ(s, a) at sample time.
+"""
 
 from __future__ import annotations
 
@@ -15,14 +20,98 @@ from stable_baselines3.common.vec_env import VecNormalize
 RewardFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-class RelabelingReplayBuffer(ReplayBuffer):
-    """SB3 ``ReplayBuffer`` that replaces the stored reward by r_θ when a batch is sampled.
+class DemonstrationReplayBuffer(ReplayBuffer):
+    """SB3 ``ReplayBuffer`` whose batches hold a fixed share of demonstration transitions.
 
-    The env's true reward stays stored in ``rewards`` (for logging and evaluation only).
-    Rewards are computed for the whole batch at once, without gradient, on the buffer's
-    device, so a reward update takes effect on the very next batch and nothing in the
-    buffer is ever rewritten. The reward sees raw observations even when a ``VecNormalize``
-    env normalises the observations SAC trains on.
+    With ``set_demonstrations(..., fraction=f)``, ``round(f · batch_size)`` rows of every batch are drawn
+    uniformly from the demonstrations and the rest from the agent's own replay, so the critic and the
+    actor see the demonstrator's states from the first update on: an inner loop that would otherwise
+    have to find them by exploration (Ball et al. 2023, RLPD; Ren, Swamy et al. 2024, hybrid IRL).
+    Demonstration rows carry no reward (NaN): this class is for learners that do not read the reward
+    (IPL) or that relabel it (``RelabelingReplayBuffer``). Their ``dones`` are true terminations.
+    The demonstrations are feedback data, not replay: they are not pickled with the buffer.
+
+    Takes the same arguments as ``ReplayBuffer``.
+    """
+
+    demo_fraction: float = 0.0
+    demo_rows: ReplayBufferSamples | None = None
+
+    def set_demonstrations(
+        self,
+        observations: np.ndarray,
+        actions: np.ndarray,
+        next_observations: np.ndarray,
+        terminated: np.ndarray,
+        fraction: float,
+    ) -> None:
+        """Draw ``fraction`` of every batch from these transitions (``fraction=0`` or no rows: none).
+
+        :param observations: (N, obs_dim) raw observations (as the env returns them)
+        :param actions: (N, act_dim) actions as the buffer stores them (SAC's scaled [-1, 1] units)
+        :param next_observations: (N, obs_dim)
+        :param terminated: (N,) true terminations (not time-limit truncations)
+        :param fraction: share of each batch, in [0, 1)
+        """
+        if not 0.0 <= fraction < 1.0:
+            raise ValueError(
+                f"the demonstration share of a batch must be in [0, 1) (some rows must be the agent's own), "
+                f"got {fraction}"
+            )
+        n = len(observations)
+
+        def tensor(x: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(np.asarray(x, dtype=np.float32), device=self.device)
+
+        self.demo_rows = ReplayBufferSamples(
+            observations=tensor(observations),
+            actions=tensor(actions),
+            next_observations=tensor(next_observations),
+            dones=tensor(terminated).reshape(n, 1),
+            rewards=torch.full((n, 1), float("nan"), device=self.device),
+        )
+        self.demo_fraction = float(fraction)
+
+    def num_demo_rows(self, batch_size: int) -> int:
+        """How many rows of a batch of ``batch_size`` come from the demonstrations."""
+        if self.demo_rows is None or self.demo_fraction == 0.0:
+            return 0
+        return min(batch_size - 1, round(self.demo_fraction * batch_size))
+
+    def sample(self, batch_size: int, env: VecNormalize | None = None) -> ReplayBufferSamples:
+        num_demo = self.num_demo_rows(batch_size)
+        rows = super().sample(batch_size - num_demo, env=env)
+        if num_demo == 0:
+            return rows
+        picked = torch.as_tensor(np.random.randint(0, len(self.demo_rows.observations), num_demo), device=self.device)
+        demo = self._with_rewards(ReplayBufferSamples(*(None if x is None else x[picked] for x in self.demo_rows)))
+        if env is not None:
+            demo = demo._replace(
+                observations=self.to_torch(self._normalize_obs(demo.observations.cpu().numpy(), env)),
+                next_observations=self.to_torch(self._normalize_obs(demo.next_observations.cpu().numpy(), env)),
+            )
+        return ReplayBufferSamples(
+            *(a if b is None else torch.cat([a, b.to(a.dtype)]) for a, b in zip(rows, demo, strict=True))
+        )
+
+    def _with_rewards(self, rows: ReplayBufferSamples) -> ReplayBufferSamples:
+        """The rewards of raw demonstration rows (none here; ``RelabelingReplayBuffer`` gives r_θ)."""
+        return rows
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("demo_rows", None)  # feedback data: the model attaches it again
+        return state
+
+
+class RelabelingReplayBuffer(DemonstrationReplayBuffer):
+    """Replay buffer whose rows get the learned reward r_θ(s, a) when a batch is sampled.
+
+    The env's true reward stays stored in ``rewards`` (for logging and evaluation only). Rewards are
+    computed for the whole batch at once — replayed and demonstrated rows alike, with the same
+    function — without gradient, on the buffer's device, so a reward update takes effect on the very
+    next batch and nothing in the buffer is ever rewritten. The reward sees raw observations even when
+    a ``VecNormalize`` env normalises the observations the learner trains on.
 
     Takes the same arguments as ``ReplayBuffer``; the reward function is attached with
     ``set_reward_fn`` after construction (it is not pickled with the buffer).
@@ -35,18 +124,20 @@ class RelabelingReplayBuffer(ReplayBuffer):
         self.reward_fn = reward_fn
 
     def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> ReplayBufferSamples:
-        if self.reward_fn is None:
-            raise RuntimeError("RelabelingReplayBuffer has no reward function: call set_reward_fn(...) before sampling")
-        raw = super()._get_samples(batch_inds, env=None)
-        with torch.no_grad():
-            rewards = self.reward_fn(raw.observations, raw.actions, raw.dones.squeeze(-1)).reshape(-1, 1)
-        samples = raw._replace(rewards=rewards.to(raw.rewards.dtype))
+        samples = self._with_rewards(super()._get_samples(batch_inds, env=None))  # r_θ sees raw observations
         if env is not None:
             samples = samples._replace(
-                observations=self.to_torch(self._normalize_obs(raw.observations.cpu().numpy(), env)),
-                next_observations=self.to_torch(self._normalize_obs(raw.next_observations.cpu().numpy(), env)),
+                observations=self.to_torch(self._normalize_obs(samples.observations.cpu().numpy(), env)),
+                next_observations=self.to_torch(self._normalize_obs(samples.next_observations.cpu().numpy(), env)),
             )
         return samples
+
+    def _with_rewards(self, rows: ReplayBufferSamples) -> ReplayBufferSamples:
+        if self.reward_fn is None:
+            raise RuntimeError("RelabelingReplayBuffer has no reward function: call set_reward_fn(...) before sampling")
+        with torch.no_grad():
+            rewards = self.reward_fn(rows.observations, rows.actions, rows.dones.squeeze(-1)).reshape(-1, 1)
+        return rows._replace(rewards=rewards.to(rows.rewards.dtype))
 
     def recent_indices(self, n: int) -> np.ndarray:
         """Indices (into the first axis) of the last ``min(n, size)`` stored steps, oldest first."""
@@ -54,6 +145,6 @@ class RelabelingReplayBuffer(ReplayBuffer):
         return (self.pos - n + np.arange(n)) % self.buffer_size
 
     def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
+        state = super().__getstate__()
         state.pop("reward_fn", None)  # a bound method of the model: saved with the model instead
         return state

@@ -1,3 +1,4 @@
-from aihf_control.algos.aihf.aihf import AIHF
+from aihf_control.algos.aihf.aihf import AIHF, AIHFTQC, AIHFCrossQ
+from aihf_control.algos.aihf.reward_learning import AIHFRewardLearning
 
-__all__ = ["AIHF"]
+__all__ = ["AIHF", "AIHFTQC", "AIHFCrossQ", "AIHFRewardLearning"]

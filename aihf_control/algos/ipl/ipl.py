@@ -23,6 +23,7 @@ from aihf_control.data.demos import Demonstrations
 from aihf_control.data.preferences import Preferences
 from aihf_control.rewards.losses import preference_accuracy, preference_loss
 from aihf_control.sb3.model_files import CheckedLoad
+from aihf_control.sb3.relabel_buffer import DemonstrationReplayBuffer
 from aihf_control.validation import NonFiniteError, check_continuous_actions, check_policy_net_arch
 
 SelfIPL = TypeVar("SelfIPL", bound="IPL")
@@ -105,6 +106,8 @@ class IPL(CheckedLoad, SAC):
     :param bc_batch_size: demonstrated transitions per BC step
     :param bc_learning_rate: Adam learning rate of BC
     :param bc_entropy_weight: entropy bonus of BC
+    :param demo_batch_fraction: share of every SAC minibatch drawn from ``demonstrations`` (as AIHF's option of
+        that name; 0, the paper's protocol, uses the demonstrations for the BC start only)
     :param learning_starts: env steps of random actions before learning starts
     :param kwargs: any other ``stable_baselines3.SAC`` argument
     """
@@ -121,6 +124,7 @@ class IPL(CheckedLoad, SAC):
         bc_batch_size: int = 256,
         bc_learning_rate: float = 1e-3,
         bc_entropy_weight: float = 1e-3,
+        demo_batch_fraction: float = 0.0,
         learning_starts: int = 5_000,
         _init_setup_model: bool = True,
         **kwargs: Any,
@@ -146,6 +150,8 @@ class IPL(CheckedLoad, SAC):
                     "reward_regularization must be >= 0, preference_batch_size >= 1 and bc_steps >= 0, got "
                     f"{reward_regularization}, {preference_batch_size} and {bc_steps}"
                 )
+            if not 0.0 <= demo_batch_fraction < 1.0:
+                raise ValueError(f"demo_batch_fraction must be in [0, 1), got {demo_batch_fraction}")
             if preferences.segment_length < 2:
                 raise ValueError("IPL needs segments of at least 2 steps: r_Q(s, a) needs the next observation")
             env = maybe_make_env(env, 0) if isinstance(env, str) else env
@@ -163,8 +169,26 @@ class IPL(CheckedLoad, SAC):
         self.bc_learning_rate = float(bc_learning_rate)
         self.bc_entropy_weight = float(bc_entropy_weight)
         self.bc_done = False
+        self.demo_batch_fraction = float(demo_batch_fraction)
         self._segments: dict[str, torch.Tensor] | None = None
+        if self.demo_batch_fraction > 0 and "replay_buffer_class" not in kwargs:
+            kwargs["replay_buffer_class"] = DemonstrationReplayBuffer
         super().__init__(policy, env, learning_starts=learning_starts, _init_setup_model=_init_setup_model, **kwargs)
+
+    def _setup_model(self) -> None:
+        super()._setup_model()
+        self._attach_batch_demonstrations()
+
+    def _attach_batch_demonstrations(self) -> None:
+        demos = getattr(self, "bc_demonstrations", None)
+        if demos is None or self.demo_batch_fraction == 0:
+            return
+        if not isinstance(self.replay_buffer, DemonstrationReplayBuffer):
+            raise TypeError(
+                f"demo_batch_fraction > 0 needs a DemonstrationReplayBuffer, got {type(self.replay_buffer).__name__}"
+            )
+        scaled = np.clip(self.policy.scale_action(demos.acts), -1.0, 1.0)
+        self.replay_buffer.set_demonstrations(demos.obs, scaled, demos.next_obs, demos.dones, self.demo_batch_fraction)
 
     def set_preferences(self, preferences: Preferences) -> None:
         """Attach preferences to a loaded model so that it can go on learning."""

@@ -39,6 +39,8 @@ class RLHF(AIHF):
     :param bc_batch_size: demonstrated transitions per BC step
     :param bc_learning_rate: Adam learning rate of BC
     :param bc_entropy_weight: entropy bonus of BC (``behaviour_cloning_loss``)
+    :param demo_batch_fraction: share of every SAC minibatch drawn from ``demonstrations`` (as AIHF's option;
+        0, the paper's protocol, uses the demonstrations for the BC start only)
     :param kwargs: AIHF's reward-learning and online-preference arguments (alignment_steps,
         reward_ensemble_size, preference_source, teacher, ...) and any ``stable_baselines3.SAC`` argument;
         not ``demo_weight``
@@ -54,6 +56,7 @@ class RLHF(AIHF):
         bc_batch_size: int = 256,
         bc_learning_rate: float = 1e-3,
         bc_entropy_weight: float = 1e-3,
+        demo_batch_fraction: float = 0.0,
         _init_setup_model: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -89,6 +92,7 @@ class RLHF(AIHF):
             demonstrations=None,
             preferences=preferences,
             demo_weight=0.0,
+            demo_batch_fraction=demo_batch_fraction,
             _init_setup_model=_init_setup_model,
             **kwargs,
         )
@@ -106,6 +110,9 @@ class RLHF(AIHF):
     ) -> SelfRLHF:
         clone_before_learning(self)
         return super().learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
+
+    def _batch_demonstrations(self) -> Demonstrations | None:
+        return getattr(self, "bc_demonstrations", None)  # RLHF's reward never sees them: only BC and the batches
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "bc_demonstrations"]

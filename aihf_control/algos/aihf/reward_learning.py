@@ -1,0 +1,683 @@
+"""AIHF's outer loop — the reward learned jointly from demonstrations and preferences — as a mixin for
+SB3's off-policy learners (``class AIHF(AIHFRewardLearning, SAC)``; TQC and CrossQ alike).
+
+Glue only: the objective is in ``aihf_control.rewards.losses``, the reward net in
+``aihf_control.rewards.nets``, the relabelling and the demonstration rows in ``aihf_control.sb3.relabel_buffer``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3.common.base_class import maybe_make_env
+
+from aihf_control.data.defaults import shipped_feedback
+from aihf_control.data.demos import Demonstrations
+from aihf_control.data.online import OnlinePreferenceGatherer, recent_trajectories
+from aihf_control.data.preferences import Preferences
+from aihf_control.data.teachers import ScriptedTeacher
+from aihf_control.rewards.losses import aihf_loss, demo_loss, gradient_penalty, preference_accuracy, preference_loss
+from aihf_control.rewards.nets import RewardNet
+from aihf_control.sb3.checkpoint import keep_last_good
+from aihf_control.sb3.model_files import CheckedLoad
+from aihf_control.sb3.relabel_buffer import RelabelingReplayBuffer
+from aihf_control.validation import NonFiniteError, check_continuous_actions, check_flat_box, check_policy_net_arch
+
+SelfRewardLearning = TypeVar("SelfRewardLearning", bound="AIHFRewardLearning")
+
+
+@dataclass
+class _FeedbackTensors:
+    """Demonstrations and preferences as tensors on the training device."""
+
+    demo_obs: torch.Tensor | None = None  # (N, obs_dim)
+    demo_acts: torch.Tensor | None = None  # (N, act_dim)
+    demo_terminated: torch.Tensor | None = None  # (N,) float
+    pref_obs_1: torch.Tensor | None = None  # (M, T, obs_dim)
+    pref_acts_1: torch.Tensor | None = None  # (M, T, act_dim)
+    pref_obs_2: torch.Tensor | None = None  # (M, T, obs_dim)
+    pref_acts_2: torch.Tensor | None = None  # (M, T, act_dim)
+    pref_absorbing_1: torch.Tensor | None = None  # (M, T) bool, padded steps past a termination
+    pref_absorbing_2: torch.Tensor | None = None  # (M, T) bool
+    pref_labels: torch.Tensor | None = None  # (M,)
+
+
+class AIHFRewardLearning(CheckedLoad):
+    """AIHF's reward learning (arXiv 2406.06874), mixed into an SB3 off-policy learner: the outer loop.
+
+    Bi-level and single-stage: the inner learner (SAC, TQC or CrossQ) is trained on a learned reward
+    r_θ(s, a) ("policy alignment"), and every ``alignment_steps`` env steps the reward takes
+    ``reward_gradient_steps`` Adam steps on the joint loss
+
+        L(θ) = demo_weight · L_demo + preference_weight · L_pref   (+ weight decay)
+
+    where L_demo = -(mean r_θ(demo) - mean r_θ(recent policy transitions)) is ML-IRL and
+    L_pref is the Bradley–Terry loss on segment returns. ``preferences=None`` gives pure
+    ML-IRL, ``demonstrations=None`` pure preference-based RL (the RLHF reward loss). The inner
+    learner is never reset between reward updates. The env's true reward is never used for learning:
+    it stays in the replay buffer and the Monitor for logging only.
+
+    Demonstrations in the inner loop's batches: ``demo_batch_fraction`` of every minibatch of the
+    inner learner is drawn from the demonstrations, rewarded by r_θ exactly as the replayed rows are
+    (hybrid inverse RL, Ren, Swamy et al. 2024; RLPD's symmetric sampling, Ball et al. 2023), so the
+    critic knows the demonstrator's states before the policy ever reaches them.
+
+    Termination: with ``absorbing_state=True`` a true termination (e.g. Hopper falling) leads
+    to an absorbing state whose reward r_abs is learned (Kostrikov et al. 2019). Its value
+    γ/(1-γ)·r_abs is added to the terminal transition's reward, both in the critic's targets and in
+    L_demo, so whether "falling early" or "surviving" pays is learned from the data rather
+    than fixed by the sign of r_θ. Time-limit truncations are not terminations.
+
+    Defaults were chosen by measurement (``python -m benchmarks.schedule_sweep`` for the reward schedule,
+    ``python -m benchmarks.inner_loop_sweep`` for the inner loop); the docs' design notes have the numbers.
+    The paper's schedule is ``alignment_steps=5000, reward_gradient_steps=5, reward_learning_rate=1e-4,
+    demo_batch_fraction=0``.
+
+    :param policy: the inner learner's policy ("MlpPolicy" or a policy class)
+    :param env: the environment (a gymnasium env, a VecEnv or an env id); its reward is not used for learning
+    :param demonstrations: expert transitions, or None for preferences only. With neither demonstrations
+        nor preferences (and offline preferences), an env with shipped datasets (Hopper-v5, HalfCheetah-v5,
+        Walker2d-v5) uses them: 10k demonstration transitions and 20k oracle preferences, as in the paper,
+        recorded in ``model.default_feedback``
+    :param preferences: labelled segment pairs, or None for demonstrations only
+    :param demo_weight: weight of the demonstration (ML-IRL) term
+    :param preference_weight: weight λ of the preference (Bradley–Terry) term
+    :param alignment_steps: env steps of the inner learner between two reward updates (the paper uses 5,000)
+    :param reward_gradient_steps: Adam steps per reward update (the paper uses 5)
+    :param reward_learning_rate: Adam learning rate of the reward net
+    :param reward_weight_decay: L2 weight decay of the reward net (keeps r_θ smooth and bounded)
+    :param reward_gradient_penalty: weight of the WGAN-GP penalty on r_θ's slope between demonstrated
+        and policy inputs (``rewards.losses.gradient_penalty``); 0 turns it off
+    :param reward_batch_size: demonstration and policy transitions per reward step (each)
+    :param preference_batch_size: segment pairs per reward step
+    :param policy_window: the demo loss compares with this many most recent env steps of the
+        policy (a longer window than one alignment keeps r_θ from chasing the latest policy)
+    :param reward_net_arch: hidden layer sizes of the reward MLP
+    :param reward_bound: r_θ stays within ±reward_bound (a smooth tanh bound)
+    :param state_only_reward: learn r_θ(s) instead of r_θ(s, a)
+    :param absorbing_state: learn the reward of an absorbing state after true terminations (see above)
+    :param normalize_reward_inputs: standardise the reward net's observations with the mean and std
+        of the feedback data (fixed for the run)
+    :param demo_batch_fraction: share of every inner-loop minibatch drawn from the demonstrations (rewarded by
+        r_θ like the replayed rows; 0 gives the paper's inner loop). Without demonstrations it has no effect
+    :param learning_starts: env steps of random actions before the inner learner and the reward start learning
+    :param reward_ensemble_size: independently trained reward MLPs; r_θ is their mean and their
+        spread drives ``query_selection="disagreement"`` (PEBBLE uses 3)
+    :param preference_source: ``"offline"``: learn from ``preferences`` as given; ``"online"``: also
+        ask ``teacher`` about segments of the agent's own recent rollouts, ``queries_per_round``
+        queries every ``query_every`` env steps (the first round at the first reward update) until
+        ``preference_budget`` queries have been asked. ``preferences``, if given, are the starting set.
+        The gathered pairs are in ``model.preferences``; save them with ``model.preferences.save(path)``
+        (feedback data is not saved with the model)
+    :param teacher: the scripted teacher that labels online queries on the env's true reward
+        (``ScriptedTeacher.oracle()``, ``ScriptedTeacher.named("mistake")``, ...); online only
+    :param preference_budget: total online queries (asked, skipped ones included, as in B-Pref)
+    :param queries_per_round: online queries per round
+    :param query_every: env steps between two rounds of online queries
+    :param query_selection: ``"uniform"`` random segment pairs, or ``"disagreement"``: of
+        ``10 · queries_per_round`` candidates, the pairs whose preference probability varies most across
+        the reward ensemble (needs ``reward_ensemble_size >= 2``)
+    :param segment_length: steps per online query segment; segments that reach a fall are kept, padded
+        with absorbing steps
+    :param replay_buffer_class: must be ``RelabelingReplayBuffer`` or a subclass (the default)
+    :param kwargs: any other argument of the inner learner (``stable_baselines3.SAC``, ``sb3_contrib.TQC``,
+        ``sb3_contrib.CrossQ``: learning_rate, batch_size, gamma, tensorboard_log, seed, device, verbose, ...)
+    """
+
+    def __init__(
+        self,
+        policy: str | type,
+        env: gym.Env | str,
+        demonstrations: Demonstrations | None = None,
+        preferences: Preferences | None = None,
+        demo_weight: float = 1.0,
+        preference_weight: float = 1.0,
+        alignment_steps: int = 1_000,
+        reward_gradient_steps: int = 20,
+        reward_learning_rate: float = 3e-4,
+        reward_weight_decay: float = 1e-3,
+        reward_gradient_penalty: float = 1.0,
+        reward_batch_size: int = 256,
+        preference_batch_size: int = 64,
+        policy_window: int = 10_000,
+        demo_batch_fraction: float = 0.0,
+        reward_net_arch: Sequence[int] = (256, 256),
+        reward_bound: float = 10.0,
+        state_only_reward: bool = False,
+        absorbing_state: bool = True,
+        normalize_reward_inputs: bool = True,
+        learning_starts: int = 5_000,
+        reward_ensemble_size: int = 1,
+        preference_source: str = "offline",
+        teacher: ScriptedTeacher | None = None,
+        preference_budget: int = 2_000,
+        queries_per_round: int = 100,
+        query_every: int = 10_000,
+        query_selection: str = "uniform",
+        segment_length: int = 50,
+        replay_buffer_class: type[RelabelingReplayBuffer] | None = None,
+        _init_setup_model: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        if _init_setup_model:
+            if preference_source not in ("offline", "online"):
+                raise ValueError(f"preference_source must be 'offline' or 'online', got {preference_source!r}")
+            online = preference_source == "online"
+            if online and not isinstance(teacher, ScriptedTeacher):
+                raise ValueError(
+                    "preference_source='online' needs a teacher to label the queries, e.g. "
+                    f"teacher=ScriptedTeacher.oracle(); got {type(teacher).__name__}"
+                )
+            if not online and teacher is not None:
+                raise ValueError("a teacher is only used with preference_source='online'; pass that, or drop teacher")
+            if demonstrations is None and preferences is None and not online:
+                # Out of the box for the envs with shipped datasets: the paper's budget of both feedbacks.
+                demonstrations, preferences, self.default_feedback = shipped_feedback(
+                    env, type(self).__name__, demo_weight > 0, preference_weight > 0, seed=kwargs.get("seed") or 0
+                )
+            if online and preference_weight == 0:
+                raise ValueError("preference_source='online' gathers preferences, but preference_weight is 0")
+            if query_selection not in ("uniform", "disagreement"):
+                raise ValueError(f"query_selection must be 'uniform' or 'disagreement', got {query_selection!r}")
+            if query_selection == "disagreement" and reward_ensemble_size < 2:
+                raise ValueError(
+                    "query_selection='disagreement' ranks queries by the spread of a reward ensemble: "
+                    f"pass reward_ensemble_size >= 2 (PEBBLE uses 3), got {reward_ensemble_size}"
+                )
+            _check_type("demonstrations", demonstrations, Demonstrations)
+            _check_type("preferences", preferences, Preferences)
+            for name, value in (
+                ("alignment_steps", alignment_steps),
+                ("reward_gradient_steps", reward_gradient_steps),
+                ("reward_batch_size", reward_batch_size),
+                ("preference_batch_size", preference_batch_size),
+                ("policy_window", policy_window),
+                ("reward_ensemble_size", reward_ensemble_size),
+                ("preference_budget", preference_budget),
+                ("queries_per_round", queries_per_round),
+                ("query_every", query_every),
+                ("segment_length", segment_length),
+            ):
+                if int(value) <= 0:
+                    raise ValueError(f"{name} must be a positive integer, got {value}")
+            if not 0.0 <= demo_batch_fraction < 1.0:
+                raise ValueError(
+                    "demo_batch_fraction must be in [0, 1): the share of each inner-loop batch drawn from the "
+                    f"demonstrations (the rest is the agent's own replay), got {demo_batch_fraction}"
+                )
+            if demo_weight < 0 or preference_weight < 0 or demo_weight + preference_weight == 0:
+                raise ValueError(
+                    "demo_weight and preference_weight must be >= 0 and not both 0, "
+                    f"got {demo_weight} and {preference_weight}"
+                )
+            # SB3 would stop a discrete env with a bare assertion; say what to do instead.
+            space_env = maybe_make_env(env, 0) if isinstance(env, str) else env
+            check_continuous_actions(space_env.action_space)
+            check_policy_net_arch(kwargs.get("policy_kwargs"))
+            env = space_env
+        if replay_buffer_class is not None and not issubclass(replay_buffer_class, RelabelingReplayBuffer):
+            raise TypeError(
+                "AIHF relabels rewards at sample time and needs a RelabelingReplayBuffer, "
+                f"got {replay_buffer_class.__name__}; leave replay_buffer_class unset"
+            )
+        self.default_feedback: dict | None = getattr(self, "default_feedback", None)
+        self.demonstrations = demonstrations
+        self.preferences = preferences
+        self.demo_weight = float(demo_weight)
+        self.preference_weight = float(preference_weight)
+        self.alignment_steps = int(alignment_steps)
+        self.reward_gradient_steps = int(reward_gradient_steps)
+        self.reward_learning_rate = float(reward_learning_rate)
+        self.reward_weight_decay = float(reward_weight_decay)
+        self.reward_gradient_penalty = float(reward_gradient_penalty)
+        self.reward_batch_size = int(reward_batch_size)
+        self.preference_batch_size = int(preference_batch_size)
+        self.policy_window = int(policy_window)
+        self.demo_batch_fraction = float(demo_batch_fraction)
+        self.reward_net_arch = list(reward_net_arch)
+        self.reward_bound = float(reward_bound)
+        self.state_only_reward = bool(state_only_reward)
+        self.absorbing_state = bool(absorbing_state)
+        self.normalize_reward_inputs = bool(normalize_reward_inputs)
+        self.reward_ensemble_size = int(reward_ensemble_size)
+        self.preference_source = preference_source
+        self.teacher = teacher
+        self.preference_budget = int(preference_budget)
+        self.queries_per_round = int(queries_per_round)
+        self.query_every = int(query_every)
+        self.query_selection = query_selection
+        self.segment_length = int(segment_length)
+        self.queries_asked = 0
+        self._next_query_round = 0
+        self.reward_updates = 0
+        self._next_reward_update = 0
+        self.reward_net: RewardNet
+        self.reward_optimizer: torch.optim.Optimizer
+        self._feedback = _FeedbackTensors()
+        super().__init__(
+            policy,
+            env,
+            learning_starts=learning_starts,
+            replay_buffer_class=replay_buffer_class or RelabelingReplayBuffer,
+            _init_setup_model=False,
+            **kwargs,
+        )
+        if _init_setup_model:
+            self._setup_model()
+
+    # ------------------------------------------------------------------ set-up
+
+    def _setup_model(self) -> None:
+        if self.replay_buffer_class is None or not issubclass(self.replay_buffer_class, RelabelingReplayBuffer):
+            self.replay_buffer_class = RelabelingReplayBuffer
+        super()._setup_model()
+        check_continuous_actions(self.action_space)
+        obs_dim = check_flat_box("observation", self.observation_space)
+        act_dim = check_flat_box("action", self.action_space)
+        self.reward_net = RewardNet(
+            obs_dim,
+            act_dim,
+            action_low=self.action_space.low,
+            action_high=self.action_space.high,
+            hidden_sizes=self.reward_net_arch,
+            state_only=self.state_only_reward,
+            reward_bound=self.reward_bound,
+            ensemble_size=self.reward_ensemble_size,
+        ).to(self.device)
+        self.reward_optimizer = torch.optim.Adam(
+            self.reward_net.parameters(), lr=self.reward_learning_rate, weight_decay=self.reward_weight_decay
+        )
+        self.replay_buffer.set_reward_fn(self._buffer_reward)
+        self._set_feedback(self.demonstrations, self.preferences)
+
+    def _set_feedback(self, demonstrations: Demonstrations | None, preferences: Preferences | None) -> None:
+        """Check the feedback against the env, move it to the device, fix the reward net's input statistics."""
+        _check_type("demonstrations", demonstrations, Demonstrations)
+        _check_type("preferences", preferences, Preferences)
+        given = demonstrations is not None or preferences is not None
+        usable = (demonstrations is not None and self.demo_weight > 0) or (
+            preferences is not None and self.preference_weight > 0
+        )
+        if given and not usable:
+            raise ValueError(
+                f"the feedback given is switched off by its weight (demo_weight={self.demo_weight}, "
+                f"preference_weight={self.preference_weight}): give a positive weight to the data you pass"
+            )
+        self.demonstrations, self.preferences = demonstrations, preferences
+        fb = _FeedbackTensors()
+
+        def tensor(x: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(x, dtype=torch.float32, device=self.device)
+
+        observed = []
+        if demonstrations is not None:
+            demonstrations.check_spaces(self.observation_space, self.action_space)
+            fb.demo_obs, fb.demo_acts = tensor(demonstrations.obs), tensor(demonstrations.acts)
+            fb.demo_terminated = tensor(demonstrations.dones)
+            observed.append(demonstrations.obs)
+        if preferences is not None:
+            preferences.check_spaces(self.observation_space, self.action_space)
+            fb.pref_obs_1, fb.pref_acts_1 = tensor(preferences.obs_1), tensor(preferences.acts_1)
+            fb.pref_obs_2, fb.pref_acts_2 = tensor(preferences.obs_2), tensor(preferences.acts_2)
+            fb.pref_labels = tensor(preferences.labels)
+            no_padding = np.zeros(preferences.obs_1.shape[:2], dtype=bool)
+            for i in (1, 2):
+                absorbing = getattr(preferences, f"absorbing_{i}")
+                absorbing = no_padding if absorbing is None else absorbing
+                setattr(fb, f"pref_absorbing_{i}", torch.as_tensor(absorbing, device=self.device))
+                observed.append(getattr(preferences, f"obs_{i}")[~absorbing])  # padded steps hold zeros
+        self._feedback = fb
+        self._attach_batch_demonstrations()
+        # Before the first reward update (online preferences may arrive only then).
+        if self.normalize_reward_inputs and observed and self.reward_updates == 0:
+            # Standardise the reward's inputs with the feedback's own statistics, fixed for
+            # the run. (A loaded model keeps the statistics it was trained with.)
+            all_obs = np.concatenate(observed)
+            self.reward_net.set_observation_stats(all_obs.mean(axis=0), all_obs.std(axis=0))
+
+    def _batch_demonstrations(self) -> Demonstrations | None:
+        """The demonstrations that go into the inner loop's batches (RLHF: those of its BC start)."""
+        return self.demonstrations
+
+    def _attach_batch_demonstrations(self) -> None:
+        demos = self._batch_demonstrations()
+        if demos is None or self.demo_batch_fraction == 0:
+            self.replay_buffer.demo_rows = None
+            return
+        # The buffer holds the policy's scaled [-1, 1] actions; the reward net sees env units again.
+        scaled = np.clip(self.policy.scale_action(demos.acts), -1.0, 1.0)
+        self.replay_buffer.set_demonstrations(demos.obs, scaled, demos.next_obs, demos.dones, self.demo_batch_fraction)
+
+    def set_feedback(
+        self, demonstrations: Demonstrations | None = None, preferences: Preferences | None = None
+    ) -> None:
+        """Attach feedback to a loaded model so that it can go on learning.
+
+        :param demonstrations: expert transitions, or None
+        :param preferences: labelled segment pairs, or None
+        """
+        if demonstrations is None and preferences is None:
+            raise ValueError("set_feedback needs demonstrations, preferences, or both")
+        self._set_feedback(demonstrations, preferences)
+
+    # ------------------------------------------------------------------ rewards
+
+    def _buffer_reward(self, obs: torch.Tensor, acts: torch.Tensor, terminated: torch.Tensor) -> torch.Tensor:
+        # The learner stores actions scaled to [-1, 1]; the reward net, like the feedback data, uses the env's units.
+        low = torch.as_tensor(self.action_space.low, dtype=acts.dtype, device=acts.device)
+        high = torch.as_tensor(self.action_space.high, dtype=acts.dtype, device=acts.device)
+        env_acts = low + 0.5 * (acts + 1.0) * (high - low)  # SB3's unscale_action, in torch
+        rewards = self.reward_net.transition_reward(obs, env_acts, terminated, self.gamma, self.absorbing_state)
+        if not torch.isfinite(rewards).all():
+            source = (
+                "the replay buffer holds NaN/inf observations or actions (the env returned them)"
+                if not (torch.isfinite(obs).all() and torch.isfinite(acts).all())
+                else "the reward net's parameters are no longer finite"
+            )
+            raise NonFiniteError(
+                f"the learned reward r_θ of an inner-loop batch became NaN/inf at env step {self.num_timesteps}: "
+                f"{source}"
+            )
+        return rewards
+
+    def predict_reward(self, observations: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """The learned reward r_θ(s, a) (without the absorbing-state term), numpy in, numpy out.
+
+        :param observations: (..., obs_dim) observations
+        :param actions: (..., act_dim) actions, same leading shape
+        :return: (...) rewards
+        """
+        obs = np.asarray(observations, dtype=np.float32)
+        acts = np.asarray(actions, dtype=np.float32)
+        obs_dim, act_dim = self.reward_net.obs_dim, self.reward_net.act_dim
+        if obs.shape[-1:] != (obs_dim,) or acts.shape[-1:] != (act_dim,) or obs.shape[:-1] != acts.shape[:-1]:
+            raise ValueError(
+                f"predict_reward expects observations (..., {obs_dim}) and actions (..., {act_dim}) with the same "
+                f"leading shape, got {obs.shape} and {acts.shape}"
+            )
+        with torch.no_grad():
+            r = self.reward_net(torch.as_tensor(obs, device=self.device), torch.as_tensor(acts, device=self.device))
+        return r.cpu().numpy()
+
+    # ------------------------------------------------------------------ training
+
+    def train(self, gradient_steps: int, batch_size: int = 64) -> None:
+        if self.num_timesteps >= self._next_reward_update:
+            if self.preference_source == "online" and self.num_timesteps >= self._next_query_round:
+                self._gather_preferences()
+                self._next_query_round = self.num_timesteps + self.query_every
+            self._update_reward()
+            self._next_reward_update = self.num_timesteps + self.alignment_steps
+        super().train(gradient_steps, batch_size)
+        for name in ("train/critic_loss", "train/actor_loss", "train/ent_coef"):
+            value = self.logger.name_to_value.get(name)
+            if value is not None and not np.isfinite(value):
+                raise NonFiniteError(
+                    f"the inner learner's {name.split('/')[1]} became {value} at env step {self.num_timesteps} "
+                    f"(gradient update {self._n_updates}); lower learning_rate or reward_bound"
+                )
+
+    def _store_transition(self, replay_buffer: Any, buffer_action: np.ndarray, new_obs: Any, *args: Any) -> None:
+        # A NaN observation would otherwise surface as an obscure error in the policy's distribution.
+        if not np.isfinite(new_obs).all():
+            raise NonFiniteError(
+                f"the env returned a NaN/inf observation at env step {self.num_timesteps} "
+                f"(env index {int(np.argwhere(~np.isfinite(new_obs))[0][0])}); find where with "
+                "stable_baselines3.common.vec_env.VecCheckNan"
+            )
+        super()._store_transition(replay_buffer, buffer_action, new_obs, *args)
+
+    def _gather_preferences(self) -> None:
+        """One round of online queries on segments of the last ``policy_window`` env steps."""
+        num_queries = min(self.queries_per_round, self.preference_budget - self.queries_asked)
+        if num_queries <= 0:
+            return
+        gatherer = OnlinePreferenceGatherer(self.teacher, self.segment_length, self.query_selection)
+        # In the env's action units, like offline preferences (the buffer holds scaled [-1, 1] actions).
+        trajectories = [
+            replace(t, acts=self.policy.unscale_action(t.acts))
+            for t in recent_trajectories(self.replay_buffer, max(1, self.policy_window // self.n_envs))
+        ]
+        gathered = gatherer.gather(trajectories, num_queries, self._query_rng(), self._ensemble_returns)
+        self.queries_asked += num_queries
+        self.logger.record("reward/queries_asked", self.queries_asked)
+        if gathered is None:  # the teacher skipped every query of this round
+            return
+        self.preferences = (
+            gathered if self.preferences is None else Preferences.concatenate([self.preferences, gathered])
+        )
+        self._set_feedback(self.demonstrations, self.preferences)
+        self.logger.record("reward/num_preferences", len(self.preferences))
+
+    def _query_rng(self) -> np.random.Generator:
+        # Seeded by the model's seed and the round, so a seeded run asks the same queries.
+        return np.random.default_rng([self.seed or 0, self.queries_asked])
+
+    @torch.no_grad()
+    def _ensemble_returns(self, obs: np.ndarray, acts: np.ndarray, absorbing: np.ndarray) -> np.ndarray:
+        """(E, K) segment returns of K candidate segments under each reward ensemble member."""
+        to = lambda x: torch.as_tensor(x, device=self.device)  # noqa: E731
+        returns = self.reward_net.member_segment_returns(to(obs), to(acts), to(absorbing), self.absorbing_state)
+        return returns.cpu().numpy()
+
+    def _recent_policy_transitions(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
+        """The last ``policy_window`` env steps of all envs: obs, acts, terminated, true rewards."""
+        buf = self.replay_buffer
+        idx = buf.recent_indices(max(1, self.policy_window // self.n_envs))
+        obs = buf.observations[idx].reshape(-1, buf.obs_shape[0])
+        acts = self.policy.unscale_action(buf.actions[idx].reshape(-1, buf.action_dim))
+        terminated = (buf.dones[idx] * (1 - buf.timeouts[idx])).reshape(-1)
+        true_rewards = buf.rewards[idx].reshape(-1)
+        to = lambda x: torch.as_tensor(x, dtype=torch.float32, device=self.device)  # noqa: E731
+        return to(obs), to(acts), to(terminated), true_rewards
+
+    def _segment_returns(self, pairs: torch.Tensor, members: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """R_θ(σ¹), R_θ(σ²) of the preference pairs ``pairs`` (B,), padded steps worth the absorbing reward.
+
+        :return: two (B,) tensors, or (E, B) per ensemble member with ``members=True``
+        """
+        fb, net = self._feedback, self.reward_net
+        returns = net.member_segment_returns if members else net.segment_return
+        r1 = returns(fb.pref_obs_1[pairs], fb.pref_acts_1[pairs], fb.pref_absorbing_1[pairs], self.absorbing_state)
+        r2 = returns(fb.pref_obs_2[pairs], fb.pref_acts_2[pairs], fb.pref_absorbing_2[pairs], self.absorbing_state)
+        return r1, r2
+
+    def _update_reward(self) -> None:
+        """One outer-loop step: ``reward_gradient_steps`` Adam steps on the joint AIHF loss."""
+        fb = self._feedback
+        use_demos = fb.demo_obs is not None and self.demo_weight > 0
+        use_prefs = fb.pref_labels is not None and self.preference_weight > 0
+        if not (use_demos or use_prefs):
+            if self.preference_source == "online":
+                return  # no query answered yet (the teacher skipped them all): r_θ waits for the next round
+            raise RuntimeError(
+                "this AIHF model has no feedback to learn its reward from (a loaded model does not keep its data): "
+                "call model.set_feedback(demonstrations=..., preferences=...) before learn()"
+            )
+        net, gamma, absorbing = self.reward_net, self.gamma, self.absorbing_state
+        pol_obs, pol_acts, pol_term, pol_true = self._recent_policy_transitions()
+        demo_losses, pref_losses, penalties = [], [], []
+        for step in range(self.reward_gradient_steps):
+            # Rewards and returns carry a leading ensemble dimension E: each member gets its own loss
+            # terms (the losses average over all leading dimensions), so members learn independently.
+            demo_r = policy_r = r1 = r2 = labels = penalty = None
+            if use_demos:
+                d = torch.as_tensor(np.random.randint(0, len(fb.demo_obs), self.reward_batch_size), device=self.device)
+                p = torch.as_tensor(np.random.randint(0, len(pol_obs), self.reward_batch_size), device=self.device)
+                demo_r = net.member_transition_rewards(
+                    fb.demo_obs[d], fb.demo_acts[d], fb.demo_terminated[d], gamma, absorbing
+                )  # (E, B)
+                policy_r = net.member_transition_rewards(pol_obs[p], pol_acts[p], pol_term[p], gamma, absorbing)
+                demo_losses.append(demo_loss(demo_r, policy_r).item())
+                if self.reward_gradient_penalty > 0:
+                    demo_features = net.features(fb.demo_obs[d], fb.demo_acts[d])
+                    policy_features = net.features(pol_obs[p], pol_acts[p])
+                    penalty = torch.stack(  # each member's own slope: summed, as each has its own loss
+                        [
+                            gradient_penalty(
+                                lambda x, e=e: net.member_reward_of_features(x, e), demo_features, policy_features
+                            )
+                            for e in range(net.ensemble_size)
+                        ]
+                    ).sum()
+                    penalties.append(penalty.item() / net.ensemble_size)
+            if use_prefs:
+                q = torch.as_tensor(
+                    np.random.randint(0, len(fb.pref_labels), self.preference_batch_size), device=self.device
+                )
+                r1, r2 = self._segment_returns(q, members=True)  # (E, B), (E, B)
+                labels = fb.pref_labels[q]
+            # The losses average over the E members; × E gives each member its whole loss, as a lone net gets
+            # (so Adam's weight decay keeps the same strength relative to the gradient whatever E is).
+            loss = net.ensemble_size * aihf_loss(
+                demo_r, policy_r, r1, r2, labels, self.demo_weight, self.preference_weight
+            )
+            if penalty is not None:
+                loss = loss + self.reward_gradient_penalty * penalty
+            if not torch.isfinite(loss):
+                raise NonFiniteError(
+                    f"the reward loss became {loss.item()} at reward update {self.reward_updates}, "
+                    f"gradient step {step} (env step {self.num_timesteps}); "
+                    "lower reward_learning_rate or check the feedback data",
+                    state_is_good=True,
+                )
+            if use_prefs:
+                pref_losses.append(preference_loss(r1, r2, labels).item())
+            self.reward_optimizer.zero_grad()
+            loss.backward()
+            for name, parameter in net.named_parameters():
+                # Checked before the step: the parameters stay those of the last good update.
+                if parameter.grad is not None and not torch.isfinite(parameter.grad).all():
+                    raise NonFiniteError(
+                        f"the gradient of the reward net's {name} became NaN/inf at reward update "
+                        f"{self.reward_updates}, gradient step {step} (env step {self.num_timesteps}); "
+                        "lower reward_learning_rate or check the feedback data",
+                        state_is_good=True,
+                    )
+            self.reward_optimizer.step()
+        self.reward_updates += 1
+        if penalties:
+            self.logger.record("reward/gradient_penalty", float(np.mean(penalties)))
+        self._log_reward_metrics(demo_losses, pref_losses, pol_obs, pol_acts, pol_term, pol_true)
+
+    @torch.no_grad()
+    def _log_reward_metrics(
+        self,
+        demo_losses: list[float],
+        pref_losses: list[float],
+        pol_obs: torch.Tensor,
+        pol_acts: torch.Tensor,
+        pol_term: torch.Tensor,
+        pol_true: np.ndarray,
+    ) -> None:
+        fb, net = self._feedback, self.reward_net
+        self.logger.record("reward/updates", self.reward_updates)
+        self.logger.record("reward/absorbing_reward", float(net.absorbing_reward()))
+        r_policy = net(pol_obs, pol_acts)
+        if len(pol_true) > 1 and np.std(pol_true) > 0 and float(r_policy.std()) > 0:
+            self.logger.record("reward/true_corr", float(np.corrcoef(r_policy.cpu().numpy(), pol_true)[0, 1]))
+        if demo_losses:
+            self.logger.record("reward/demo_loss", float(np.mean(demo_losses)))
+            d = _spread(len(fb.demo_obs), 2_048)
+            absorbing_term = self.gamma / (1 - self.gamma) * net.absorbing_reward() if self.absorbing_state else 0.0
+            demo_mean = net.transition_reward(
+                fb.demo_obs[d], fb.demo_acts[d], fb.demo_terminated[d], self.gamma, self.absorbing_state
+            ).mean()
+            policy_mean = (r_policy + pol_term * absorbing_term).mean()
+            self.logger.record("reward/demo_minus_policy", float(demo_mean - policy_mean))
+        if pref_losses:
+            self.logger.record("reward/pref_loss", float(np.mean(pref_losses)))
+            # A fixed spread of 256 pairs: the full set would cost more than the update itself.
+            q = _spread(len(fb.pref_labels), 256)
+            r1, r2 = self._segment_returns(q)
+            accuracy = float(preference_accuracy(r1, r2, fb.pref_labels[q]))
+            if np.isfinite(accuracy):
+                self.logger.record("reward/pref_accuracy", accuracy)
+
+    def learn(
+        self: SelfRewardLearning,
+        total_timesteps: int,
+        callback: Any = None,
+        log_interval: int = 4,
+        tb_log_name: str | None = None,
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfRewardLearning:
+        no_feedback = self._feedback.demo_obs is None and self._feedback.pref_labels is None
+        if no_feedback and self.default_feedback is not None:
+            # A loaded model that trained on the shipped datasets: rebuild the same feedback from its record.
+            record = self.default_feedback
+            demonstrations, preferences, _ = shipped_feedback(
+                self.env, type(self).__name__, "demonstrations" in record, "preferences" in record, record["seed"]
+            )
+            self._set_feedback(demonstrations, preferences)
+            no_feedback = False
+        if no_feedback and self.preference_source != "online":
+            raise RuntimeError(
+                "this AIHF model has no feedback to learn its reward from (a loaded model does not keep its data): "
+                "call model.set_feedback(demonstrations=..., preferences=...) or pass them to AIHF.load(...)"
+            )
+        if reset_num_timesteps:
+            # num_timesteps restarts at 0, so must the reward-update schedule: a model trained (or
+            # loaded) with N steps would otherwise not update its reward for its first N new steps.
+            self._next_reward_update = 0
+            self._next_query_round = 0
+        try:
+            return super().learn(  # type: ignore[misc]
+                total_timesteps,
+                callback,
+                log_interval,
+                tb_log_name or type(self).__name__,
+                reset_num_timesteps,
+                progress_bar,
+            )
+        except NonFiniteError as error:
+            parameters = [*self.policy.parameters(), *self.reward_net.parameters()]
+            kept = keep_last_good(callback, error.state_is_good, parameters)
+            raise NonFiniteError(f"{error}. {kept}", error.state_is_good) from error
+
+    # ------------------------------------------------------------------ save / load
+
+    def _excluded_save_params(self) -> list[str]:
+        # The feedback data can be large (20k preference pairs ≈ 100 MB): it is not saved with the model.
+        return [
+            *super()._excluded_save_params(),
+            "demonstrations",
+            "preferences",
+            "_feedback",
+            "reward_net",
+            "reward_optimizer",
+        ]
+
+    def load_replay_buffer(self, path: Any, truncate_last_traj: bool = True) -> None:
+        """SB3's ``load_replay_buffer``; the loaded buffer gets the learned reward and the demonstration rows."""
+        super().load_replay_buffer(path, truncate_last_traj)  # type: ignore[misc]
+        if not isinstance(self.replay_buffer, RelabelingReplayBuffer):
+            raise TypeError(
+                f"{path} holds a {type(self.replay_buffer).__name__}, but {type(self).__name__} relabels rewards and "
+                "needs a RelabelingReplayBuffer saved by one of this library's models"
+            )
+        self.replay_buffer.set_reward_fn(self._buffer_reward)
+        self._attach_batch_demonstrations()
+
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        state_dicts, variables = super()._get_torch_save_params()
+        return [*state_dicts, "reward_net", "reward_optimizer"], variables
+
+
+def _spread(n: int, k: int) -> np.ndarray:
+    """At most ``k`` indices spread evenly over ``range(n)``: a fixed, unbiased subset for logging."""
+    return np.unique(np.linspace(0, n - 1, min(n, k)).astype(np.int64))
+
+
+def _check_type(name: str, value: object, expected: type) -> None:
+    if value is not None and not isinstance(value, expected):
+        raise TypeError(
+            f"{name} must be an aihf_control.{expected.__name__} (or None), got {type(value).__name__}; "
+            f"build one with {expected.__name__}(...)"
+        )

@@ -1,0 +1,206 @@
+"""Which inner loop reaches the demonstrator, and stays there? The measurement behind AIHF's inner-loop defaults.
+
+Runs AIHF variants — the inner algorithm (SAC, TQC, CrossQ), the share of demonstrations in its batches,
+and the reward schedule — on one env from one demonstrator, and reports for each the env steps and wall
+seconds until the normalised score (0 = random, 100 = the demonstrator) first reaches 90, the best and
+the last-third mean of the curve, and the lowest score after first reaching 90 (collapse).
+
+    python -m benchmarks.inner_loop_sweep --env Hopper-v5 --variants sac sac-demo50 tqc-demo50 crossq-demo50
+    python -m benchmarks.inner_loop_sweep --env Walker2d-v5 --num-prefs 500 --seeds 0 1 2 --timesteps 150000
+    python -m benchmarks.inner_loop_sweep --demonstrations aihf/hopper/expert-v1 ...   # another demonstrator
+
+Each run writes ``<logdir>/<env>/<variant>_prefs<P>_seed<S>.json`` when it ends; a run whose file exists is
+not run again, so a stopped sweep resumes by running the same command. ``--workers`` runs that many at once
+(one torch thread each). The table is printed and written to ``<logdir>/<env>/table.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# Each variant: the inner algorithm and the AIHF arguments that differ from the library's defaults.
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "sac": ("AIHF", {"demo_batch_fraction": 0.0}),
+    "sac-demo25": ("AIHF", {"demo_batch_fraction": 0.25}),
+    "sac-demo50": ("AIHF", {"demo_batch_fraction": 0.5}),
+    "tqc-demo50": ("AIHFTQC", {"demo_batch_fraction": 0.5}),
+    "crossq-demo50": ("AIHFCrossQ", {"demo_batch_fraction": 0.5}),
+    "crossq": ("AIHFCrossQ", {"demo_batch_fraction": 0.0}),
+    "sac-true": ("SAC", {}),
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", default="Hopper-v5")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--timesteps", type=int, default=150_000)
+    parser.add_argument("--eval-freq", type=int, default=5_000)
+    parser.add_argument("--eval-episodes", type=int, default=10)
+    parser.add_argument("--num-demos", type=int, default=10_000)
+    parser.add_argument("--num-prefs", type=int, default=0, help="oracle preferences from the mixed pool (0: none)")
+    parser.add_argument("--demonstrations", default=None, help="Minari dataset id (default: the shipped expert)")
+    parser.add_argument("--preference-pool", default=None, help="Minari dataset id (default: the shipped mixed)")
+    parser.add_argument("--net-arch", type=int, nargs="+", default=[64, 64], help="SAC/TQC/CrossQ and r_θ layers")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--logdir", default="runs/inner_loop_sweep")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra model arguments (JSON)")
+    return parser.parse_args(argv)
+
+
+def build_model(variant: str, env: Any, demos: Any, prefs: Any, net_arch: list[int], seed: int, extra: dict) -> Any:
+    from stable_baselines3 import SAC
+
+    import aihf_control
+
+    algorithm, kwargs = VARIANTS[variant]
+    common = {"policy_kwargs": {"net_arch": net_arch}, "learning_starts": 5_000, "seed": seed, "verbose": 0}
+    if algorithm == "SAC":  # the reference: the true reward (the other variants never read it)
+        return SAC("MlpPolicy", env, **common)
+    cls = getattr(aihf_control, algorithm)
+    return cls(
+        "MlpPolicy",
+        env,
+        demonstrations=demos,
+        preferences=prefs,
+        reward_net_arch=net_arch,
+        **common,
+        **kwargs,
+        **extra,
+    )
+
+
+def run_one(job: dict) -> dict:
+    """One run: train with evaluations every ``eval_freq`` env steps; the record is written when it ends."""
+    import gymnasium as gym
+    import torch
+
+    from aihf_control import TrueReturnEvalCallback
+    from aihf_control.data import (
+        ScriptedTeacher,
+        default_dataset_id,
+        generate_preferences,
+        load_demonstrations,
+        load_local_dataset,
+        load_trajectories,
+    )
+
+    torch.set_num_threads(1)
+    env_id, seed = job["env"], job["seed"]
+    env = gym.make(env_id)
+    demo_id = job["demonstrations"] or default_dataset_id(env_id, "expert")
+    pool_id = job["preference_pool"] or default_dataset_id(env_id, "mixed")
+    demos = load_demonstrations(demo_id, env=env, num_transitions=job["num_demos"], seed=seed)
+    prefs = None
+    if job["num_prefs"] > 0:
+        pool = load_trajectories(pool_id, env=env)
+        prefs = generate_preferences(pool, job["num_prefs"], ScriptedTeacher.oracle(), 50, seed=seed)
+    metadata = load_local_dataset(demo_id).storage.metadata
+    low, high = metadata["ref_min_score"], metadata["ref_max_score"]
+    model = build_model(job["variant"], env, demos, prefs, job["net_arch"], seed, job["extra"])
+    evaluation = TrueReturnEvalCallback(gym.make(env_id), job["eval_freq"], job["eval_episodes"], verbose=1)
+    start = time.perf_counter()
+    model.learn(job["timesteps"], callback=evaluation)
+    steps = [int(s) for s, _, _ in evaluation.curve]
+    returns = [float(r) for _, r, _ in evaluation.curve]
+    record = {
+        **{k: v for k, v in job.items() if k != "path"},
+        "demonstrations": demo_id,
+        "refs": {"random": low, "demonstrator": high},
+        "steps": steps,
+        "returns": returns,
+        "scores": [100.0 * (r - low) / (high - low) for r in returns],
+        "wall_times": [float(t) for t in evaluation.wall_times],
+        "seconds": time.perf_counter() - start,
+    }
+    path = Path(job["path"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".tmp").write_text(json.dumps(record))
+    os.replace(path.with_suffix(".tmp"), path)
+    return record
+
+
+def summary(record: dict) -> dict:
+    """Steps and seconds to score 90, best, last-third mean, lowest after first reaching 90."""
+    scores, steps = np.array(record["scores"]), record["steps"]
+    reached = np.flatnonzero(scores >= 90)
+    first = int(reached[0]) if len(reached) else None
+    return {
+        "steps_to_90": steps[first] if first is not None else None,
+        "seconds_to_90": record["wall_times"][first] if first is not None else None,
+        "best": float(scores.max()),
+        "last_third": float(scores[-max(1, len(scores) // 3) :].mean()),
+        "min_after_90": float(scores[first:].min()) if first is not None else None,
+        "final": float(scores[-1]),
+        "steps_per_second": record["steps"][-1] / record["seconds"],
+    }
+
+
+def table(records: list[dict]) -> str:
+    def fmt(x: Any, spec: str = ".0f") -> str:
+        return "—" if x is None else format(x, spec)
+
+    lines = [
+        "| variant | prefs | seed | steps to 90 | s to 90 | best | last third | min after 90 | final | env steps/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in sorted(records, key=lambda r: (r["variant"], r["num_prefs"], r["seed"])):
+        s = summary(r)
+        lines.append(
+            f"| {r['variant']} | {r['num_prefs']} | {r['seed']} | {fmt(s['steps_to_90'], ',')} | "
+            f"{fmt(s['seconds_to_90'])} | {fmt(s['best'])} | {fmt(s['last_third'])} | {fmt(s['min_after_90'])} | "
+            f"{fmt(s['final'])} | {fmt(s['steps_per_second'])} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = parse_args(argv)
+    extra = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
+    folder = Path(args.logdir) / args.env
+    suffix = "".join(f"_{k}{v}" for k, v in sorted(extra.items()))
+    jobs = [
+        {
+            "env": args.env,
+            "variant": variant,
+            "seed": seed,
+            "timesteps": args.timesteps,
+            "eval_freq": args.eval_freq,
+            "eval_episodes": args.eval_episodes,
+            "num_demos": args.num_demos,
+            "num_prefs": args.num_prefs,
+            "demonstrations": args.demonstrations,
+            "preference_pool": args.preference_pool,
+            "net_arch": args.net_arch,
+            "extra": extra,
+            "path": str(folder / f"{variant}{suffix}_prefs{args.num_prefs}_seed{seed}.json"),
+        }
+        for variant in args.variants
+        for seed in args.seeds
+    ]
+    done = [json.loads(Path(j["path"]).read_text()) for j in jobs if Path(j["path"]).is_file()]
+    todo = [j for j in jobs if not Path(j["path"]).is_file()]
+    print(f"{len(jobs)} runs on {args.env}: {len(done)} already done, {len(todo)} to run, {args.workers} at a time")
+    if args.workers > 1:
+        with ProcessPoolExecutor(args.workers) as pool:
+            done += list(pool.map(run_one, todo))
+    else:
+        done += [run_one(job) for job in todo]
+    markdown = table(done)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "table.md").write_text(markdown + "\n")
+    print(markdown)
+    return done
+
+
+if __name__ == "__main__":
+    main()

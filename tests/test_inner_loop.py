@@ -1,0 +1,181 @@
+"""The inner loop: demonstrations in its batches (``demo_batch_fraction``) and the three inner learners."""
+
+from __future__ import annotations
+
+import pickle
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+from sb3_contrib import TQC, CrossQ
+from stable_baselines3 import SAC
+
+from aihf_control import AIHF, AIHFTQC, IPL, RLHF, AIHFCrossQ, Demonstrations, load_checkpoint
+from aihf_control.sb3.checkpoint import save_checkpoint
+from aihf_control.sb3.relabel_buffer import DemonstrationReplayBuffer, RelabelingReplayBuffer
+
+OBS_SPACE = spaces.Box(-np.inf, np.inf, (3,), np.float32)
+ACT_SPACE = spaces.Box(-1.0, 1.0, (2,), np.float32)
+DEMO_MARK = 1_000.0  # demonstration observations start with this value, replayed ones with the step number
+
+
+def filled_buffer(cls: type, n: int = 20) -> DemonstrationReplayBuffer:
+    buffer = cls(100, OBS_SPACE, ACT_SPACE, device="cpu", n_envs=1)
+    for i in range(n):
+        obs = np.full((1, 3), float(i), np.float32)
+        buffer.add(obs, obs, np.zeros((1, 2), np.float32), np.array([7.0]), np.array([False]), [{}])
+    return buffer
+
+
+def demo_arrays(n: int = 10, terminated_every: int = 5) -> tuple[np.ndarray, ...]:
+    obs = np.full((n, 3), DEMO_MARK, np.float32)
+    obs[:, 1] = np.arange(n)
+    acts = np.full((n, 2), 0.5, np.float32)
+    terminated = (np.arange(n) % terminated_every == terminated_every - 1).astype(np.float32)
+    return obs, acts, obs + 1, terminated
+
+
+def test_a_batch_holds_the_asked_share_of_demonstrations():
+    buffer = filled_buffer(DemonstrationReplayBuffer)
+    buffer.set_demonstrations(*demo_arrays(), fraction=0.25)
+    batch = buffer.sample(64)
+    is_demo = batch.observations[:, 0] == DEMO_MARK
+    assert batch.observations.shape == (64, 3) and int(is_demo.sum()) == 16
+    # Demonstration rows carry their own next observations, actions and terminations, and no reward.
+    torch.testing.assert_close(batch.next_observations[is_demo], batch.observations[is_demo] + 1)
+    torch.testing.assert_close(batch.actions[is_demo], torch.full((16, 2), 0.5))
+    expected_dones = (batch.observations[is_demo, 1] % 5 == 4).float()
+    torch.testing.assert_close(batch.dones[is_demo].squeeze(-1), expected_dones)
+    assert torch.isnan(batch.rewards[is_demo]).all() and (batch.rewards[~is_demo] == 7.0).all()
+
+
+def test_no_demonstrations_or_share_zero_gives_plain_replay_batches():
+    buffer = filled_buffer(DemonstrationReplayBuffer)
+    assert (buffer.sample(32).observations[:, 0] < DEMO_MARK).all()
+    buffer.set_demonstrations(*demo_arrays(), fraction=0.0)
+    assert (buffer.sample(32).observations[:, 0] < DEMO_MARK).all()
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.0, 1.5])
+def test_a_share_outside_0_1_is_refused(fraction):
+    with pytest.raises(ValueError, match=r"must be in \[0, 1\)"):
+        filled_buffer(DemonstrationReplayBuffer).set_demonstrations(*demo_arrays(), fraction=fraction)
+
+
+def test_demonstration_rows_are_relabelled_by_the_same_reward_function():
+    buffer = filled_buffer(RelabelingReplayBuffer)
+    buffer.set_reward_fn(lambda obs, acts, terminated: obs[:, 1] + 100.0 * terminated)
+    buffer.set_demonstrations(*demo_arrays(), fraction=0.5)
+    batch = buffer.sample(40)
+    expected = batch.observations[:, 1] + 100.0 * batch.dones.squeeze(-1)
+    torch.testing.assert_close(batch.rewards.squeeze(-1), expected)
+    assert int((batch.observations[:, 0] == DEMO_MARK).sum()) == 20
+
+
+def test_demonstrations_are_not_pickled_with_the_buffer():
+    buffer = filled_buffer(RelabelingReplayBuffer)
+    buffer.set_demonstrations(*demo_arrays(), fraction=0.5)
+    restored = pickle.loads(pickle.dumps(buffer))
+    assert restored.demo_rows is None and restored.num_demo_rows(64) == 0
+
+
+def test_aihf_batches_carry_scaled_demonstrations_rewarded_by_r_theta(feedback_factory, small_aihf_kwargs):
+    # Pendulum's actions are in [-2, 2]: the buffer holds them scaled to [-1, 1], the reward sees env units.
+    demos, _ = feedback_factory("Pendulum-v1", n_demo_steps=200, n_pairs=8, segment_length=5, seed=0)
+    model = AIHF("MlpPolicy", "Pendulum-v1", demonstrations=demos, demo_batch_fraction=0.5, **small_aihf_kwargs)
+    model.learn(150)
+    batch = model.replay_buffer.sample(32)
+    demo_rows = model.replay_buffer.demo_rows
+    assert len(demo_rows.observations) == len(demos)
+    torch.testing.assert_close(demo_rows.actions, torch.as_tensor(demos.acts / 2.0))
+    with torch.no_grad():
+        expected = model._buffer_reward(batch.observations, batch.actions, batch.dones.squeeze(-1))
+    torch.testing.assert_close(batch.rewards.squeeze(-1), expected)
+    is_demo = (batch.observations[:, None, :] == demo_rows.observations[None]).all(-1).any(-1)
+    assert int(is_demo.sum()) == 16  # random-action rollouts never repeat a demonstrated state exactly
+
+
+def test_the_absorbing_term_reaches_terminal_demonstration_rows(hopper_demos, small_aihf_kwargs):
+    terminated = np.zeros(len(hopper_demos), np.float32)
+    terminated[::2] = 1.0  # half the demonstrated transitions end in a fall
+    demos = Demonstrations(hopper_demos.obs, hopper_demos.acts, hopper_demos.next_obs, terminated.astype(bool))
+    model = AIHF("MlpPolicy", "Hopper-v5", demonstrations=demos, demo_batch_fraction=0.5, **small_aihf_kwargs)
+    model.learn(150)
+    batch = model.replay_buffer.sample(64)
+    net = model.reward_net
+    env_acts = torch.as_tensor(model.policy.unscale_action(batch.actions.numpy()))
+    with torch.no_grad():
+        plain = net(batch.observations, env_acts)
+        term = model.gamma / (1 - model.gamma) * net.absorbing_reward()
+    torch.testing.assert_close(batch.rewards.squeeze(-1), plain + batch.dones.squeeze(-1) * term, rtol=1e-4, atol=1e-4)
+    assert batch.dones[32:].sum() > 0  # some demonstration rows are terminal, and got the term
+
+
+@pytest.mark.parametrize("cls, base", [(AIHF, SAC), (AIHFTQC, TQC), (AIHFCrossQ, CrossQ)])
+def test_each_inner_learner_learns_saves_loads_and_resumes(
+    tmp_path, cls, base, hopper_demos, hopper_prefs, small_aihf_kwargs
+):
+    model = cls(
+        "MlpPolicy", "Hopper-v5", demonstrations=hopper_demos, preferences=hopper_prefs, demo_batch_fraction=0.5,
+        seed=0, **small_aihf_kwargs,
+    )
+    assert isinstance(model, base)
+    reward_before = [p.clone() for p in model.reward_net.parameters()]
+    model.learn(300)
+    assert model.reward_updates >= 2 and model.num_timesteps == 300
+    assert any(not torch.equal(a, b) for a, b in zip(reward_before, model.reward_net.parameters(), strict=True))
+    model.save(tmp_path / "model")
+    loaded = cls.load(tmp_path / "model", env=gym.make("Hopper-v5"), demonstrations=hopper_demos)
+    assert loaded.demo_batch_fraction == 0.5 and loaded.replay_buffer.num_demo_rows(32) == 16
+    obs = np.asarray(hopper_demos.obs[:8])
+    np.testing.assert_allclose(loaded.predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0])
+    np.testing.assert_allclose(loaded.predict_reward(obs, hopper_demos.acts[:8]), model.predict_reward(
+        obs, hopper_demos.acts[:8]))
+    folder = save_checkpoint(model, tmp_path / "ckpt")
+    resumed = load_checkpoint(cls, folder, gym.make("Hopper-v5"), demonstrations=hopper_demos,
+                              preferences=hopper_prefs)
+    assert resumed.replay_buffer.num_demo_rows(32) == 16 and resumed.replay_buffer.size() == model.replay_buffer.size()
+    resumed.learn(100, reset_num_timesteps=False)
+    assert resumed.num_timesteps == 400
+
+
+@pytest.mark.parametrize("cls", [AIHF, AIHFCrossQ])
+def test_same_seed_same_result_with_demonstration_batches(cls, hopper_demos, hopper_prefs, small_aihf_kwargs):
+    def run(seed: int) -> list[torch.Tensor]:
+        model = cls("MlpPolicy", "Hopper-v5", demonstrations=hopper_demos, preferences=hopper_prefs,
+                    demo_batch_fraction=0.5, seed=seed, **small_aihf_kwargs)
+        model.learn(250)
+        return [p.detach().clone() for p in (*model.policy.parameters(), *model.reward_net.parameters())]
+
+    first, again, other = run(1), run(1), run(2)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(first, other, strict=True))
+
+
+def test_load_replay_buffer_gets_the_reward_and_the_demonstrations_again(tmp_path, hopper_demos, small_aihf_kwargs):
+    model = AIHF("MlpPolicy", "Hopper-v5", demonstrations=hopper_demos, demo_batch_fraction=0.5, **small_aihf_kwargs)
+    model.learn(150)
+    model.save_replay_buffer(tmp_path / "buffer")
+    model.load_replay_buffer(tmp_path / "buffer")
+    batch = model.replay_buffer.sample(32)  # would raise without a reward function
+    assert model.replay_buffer.num_demo_rows(32) == 16 and torch.isfinite(batch.rewards).all()
+
+
+def test_rlhf_and_ipl_put_their_bc_demonstrations_into_batches_only_when_asked(hopper_demos, hopper_prefs,
+                                                                               small_aihf_kwargs):
+    kwargs = {k: v for k, v in small_aihf_kwargs.items() if k not in ("reward_net_arch",)}
+    rlhf = RLHF("MlpPolicy", "Hopper-v5", demonstrations=hopper_demos, preferences=hopper_prefs, bc_steps=10,
+                demo_batch_fraction=0.5, reward_net_arch=(32, 32), **kwargs)
+    assert rlhf.replay_buffer.num_demo_rows(64) == 32
+    assert RLHF("MlpPolicy", "Hopper-v5", demonstrations=hopper_demos, preferences=hopper_prefs, bc_steps=10,
+                reward_net_arch=(32, 32), **kwargs).replay_buffer.num_demo_rows(64) == 0  # the paper's protocol
+    rlhf.learn(200)
+    ipl_kwargs = {k: v for k, v in kwargs.items() if k not in ("alignment_steps", "reward_gradient_steps",
+                                                               "reward_batch_size")}
+    ipl = IPL("MlpPolicy", "Hopper-v5", preferences=hopper_prefs, demonstrations=hopper_demos, bc_steps=10,
+              demo_batch_fraction=0.5, **ipl_kwargs)
+    assert isinstance(ipl.replay_buffer, DemonstrationReplayBuffer) and ipl.replay_buffer.num_demo_rows(64) == 32
+    ipl.learn(200)
+    assert all(torch.isfinite(p).all() for p in ipl.policy.parameters())
