@@ -83,6 +83,7 @@ def run_one(job: dict) -> dict:
     """One run: train with evaluations every ``eval_freq`` env steps; the record is written when it ends."""
     import gymnasium as gym
     import torch
+    from stable_baselines3.common.callbacks import BaseCallback
 
     from aihf_control import TrueReturnEvalCallback
     from aihf_control.data import (
@@ -108,25 +109,43 @@ def run_one(job: dict) -> dict:
     low, high = metadata["ref_min_score"], metadata["ref_max_score"]
     model = build_model(job["variant"], env, demos, prefs, job["net_arch"], seed, job["extra"])
     evaluation = TrueReturnEvalCallback(gym.make(env_id), job["eval_freq"], job["eval_episodes"], verbose=1)
-    start = time.perf_counter()
-    model.learn(job["timesteps"], callback=evaluation)
-    steps = [int(s) for s, _, _ in evaluation.curve]
-    returns = [float(r) for _, r, _ in evaluation.curve]
-    record = {
-        **{k: v for k, v in job.items() if k != "path"},
-        "demonstrations": demo_id,
-        "refs": {"random": low, "demonstrator": high},
-        "steps": steps,
-        "returns": returns,
-        "scores": [100.0 * (r - low) / (high - low) for r in returns],
-        "wall_times": [float(t) for t in evaluation.wall_times],
-        "seconds": time.perf_counter() - start,
-    }
     path = Path(job["path"])
+    start = time.perf_counter()
+
+    def record(finished: bool) -> dict:
+        returns = [float(r) for _, r, _ in evaluation.curve]
+        return {
+            **{k: v for k, v in job.items() if k != "path"},
+            "demonstrations": demo_id,
+            "refs": {"random": low, "demonstrator": high},
+            "steps": [int(s) for s, _, _ in evaluation.curve],
+            "returns": returns,
+            "scores": [100.0 * (r - low) / (high - low) for r in returns],
+            "wall_times": [float(t) for t in evaluation.wall_times],
+            "seconds": time.perf_counter() - start,
+            "finished": finished,
+        }
+
+    class WriteRecord(BaseCallback):
+        """After each evaluation, the curve so far goes to ``<run>.partial.json`` (read if the run is stopped)."""
+
+        def _on_step(self) -> bool:
+            if evaluation.curve and self.num_timesteps == evaluation.curve[-1][0]:
+                write_json(record(False), path.with_suffix(".partial.json"))
+            return True
+
+    model.learn(job["timesteps"], callback=[evaluation, WriteRecord()])
+    result = record(True)
+    write_json(result, path)
+    path.with_suffix(".partial.json").unlink(missing_ok=True)
+    return result
+
+
+def write_json(data: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.with_suffix(".tmp").write_text(json.dumps(record))
-    os.replace(path.with_suffix(".tmp"), path)
-    return record
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(data))
+    os.replace(temporary, path)
 
 
 def summary(record: dict) -> dict:
@@ -142,7 +161,12 @@ def summary(record: dict) -> dict:
         "min_after_90": float(scores[first:].min()) if first is not None else None,
         "final": float(scores[-1]),
         "steps_per_second": record["steps"][-1] / record["seconds"],
+        "steps": record["steps"][-1],
     }
+
+
+def suffix(record: dict) -> str:
+    return "".join(f" {k}={v}" for k, v in sorted(record.get("extra", {}).items()))
 
 
 def table(records: list[dict]) -> str:
@@ -150,13 +174,15 @@ def table(records: list[dict]) -> str:
         return "—" if x is None else format(x, spec)
 
     lines = [
-        "| variant | prefs | seed | steps to 90 | s to 90 | best | last third | min after 90 | final | env steps/s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| variant | prefs | seed | env steps | steps to 90 | s to 90 | best | last third | min after 90 | final | "
+        "env steps/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in sorted(records, key=lambda r: (r["variant"], r["num_prefs"], r["seed"])):
         s = summary(r)
         lines.append(
-            f"| {r['variant']} | {r['num_prefs']} | {r['seed']} | {fmt(s['steps_to_90'], ',')} | "
+            f"| {r['variant']}{suffix(r)} | {r['num_prefs']} | {r['seed']} | "
+            f"{s['steps']:,}{'' if r.get('finished', True) else ' (stopped)'} | {fmt(s['steps_to_90'], ',')} | "
             f"{fmt(s['seconds_to_90'])} | {fmt(s['best'])} | {fmt(s['last_third'])} | {fmt(s['min_after_90'])} | "
             f"{fmt(s['final'])} | {fmt(s['steps_per_second'])} |"
         )
@@ -195,7 +221,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
             done += list(pool.map(run_one, todo))
     else:
         done += [run_one(job) for job in todo]
-    markdown = table(done)
+    stopped = [json.loads(p.read_text()) for p in folder.glob("*.partial.json")]
+    markdown = table(done + [r for r in stopped if r["steps"]])
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "table.md").write_text(markdown + "\n")
     print(markdown)

@@ -53,7 +53,7 @@ def _truncated_model(c: Context) -> None:
 
 
 def _benchmark(argv: list[str]) -> None:
-    from benchmarks.common import main
+    from benchmarks.run import main
 
     main("Hopper-v5", argv)
 

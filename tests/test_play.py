@@ -153,8 +153,8 @@ def test_play_errors_name_the_file_and_what_to_do(case, message, sac_zip, tmp_pa
 
 @needs_rendering
 def test_benchmark_saves_each_final_model_and_a_video_of_it(tmp_path, monkeypatch, capsys):
-    from benchmarks.common import build_parser, resolve_profile
-    from benchmarks.common import main as benchmark_main
+    from benchmarks.profiles import build_parser, resolve_profile
+    from benchmarks.run import main as benchmark_main
 
     parser = build_parser("Hopper-v5")
     assert not resolve_profile(parser.parse_args(["--profile", "smoke"]), parser).video, "quick CI"
