@@ -1,6 +1,8 @@
-"""Wall time per env step of AIHF against the same SAC without reward learning.
+"""Wall time per env step of AIHF against the same inner learner without reward learning.
 
-Runs SB3's ``SAC`` and ``AIHF`` with the same SAC settings (SB3's default networks unless ``--net-arch``),
+Runs the inner learner (``--inner``: SB3's ``SAC``, sb3-contrib's ``TQC`` or ``CrossQ``; "SAC" below) and AIHF
+on it (``AIHF``, ``AIHFTQC``, ``AIHFCrossQ``, with ``--demo-batch-fraction`` of every batch drawn from the
+demonstrations) with the same settings (SB3's default networks unless ``--net-arch``),
 alternately (SAC, AIHF, SAC, AIHF, ...: ``--repeats`` pairs, pair ``i`` seeded with ``--seed + i``, so that
 machine drift hits both alike), in one process with one torch thread (reproducible CPU timings), and prints
 the medians of their seconds per env step and the ratio AIHF/SAC (target: at most 1.15). Timed: from
@@ -18,6 +20,7 @@ Example::
 
     python -m benchmarks.overhead                       # defaults: Hopper-v5, 3000 timed steps, 2 repeats
     python -m benchmarks.overhead --steps 1000 --learning-starts 500 --repeats 1 --json overhead.json
+    python -m benchmarks.overhead --inner crossq --net-arch 64 64
 """
 
 from __future__ import annotations
@@ -40,13 +43,15 @@ import numpy as np
 import stable_baselines3
 import torch
 from gymnasium import spaces
+from sb3_contrib import TQC, CrossQ
 from stable_baselines3 import SAC
 from stable_baselines3.common.callbacks import BaseCallback
 
 import aihf_control
-from aihf_control import AIHF, Demonstrations, Preferences
+from aihf_control import AIHF, AIHFTQC, AIHFCrossQ, Demonstrations, Preferences
 
 TARGET_RATIO = 1.15
+INNER = {"sac": (SAC, AIHF), "tqc": (TQC, AIHFTQC), "crossq": (CrossQ, AIHFCrossQ)}  # learner alone, AIHF on it
 AIHF_DEFAULTS = {name: p.default for name, p in inspect.signature(AIHF.__init__).parameters.items()}
 POSITIVE = ("steps", "learning_starts", "repeats", "num_demos", "num_prefs", "segment_length")
 POSITIVE += ("alignment_steps", "reward_gradient_steps")
@@ -74,6 +79,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--segment-length", type=int, default=50, help="steps per synthetic preference segment")
     add("--alignment-steps", type=int, default=aihf["alignment_steps"], help="AIHF's env steps per reward update")
     add("--reward-gradient-steps", type=int, default=aihf["reward_gradient_steps"], help="AIHF's Adam steps per update")
+    add("--inner", choices=list(INNER), default="sac", help="the inner learner, alone and under AIHF")
+    add("--demo-batch-fraction", type=float, default=aihf["demo_batch_fraction"], help="AIHF's demonstration share")
     add("--device", default="auto", help="torch device for both algorithms")
     add("--json", metavar="PATH", help="also write the results, configuration and versions as JSON to PATH")
     args = parser.parse_args(argv)
@@ -216,17 +223,19 @@ def run_once(
         "policy_kwargs": {"net_arch": list(args.net_arch)} if args.net_arch else None,
     }
     update, metrics, relabel = Stopwatch(), Stopwatch(), Stopwatch()
+    inner_cls, aihf_cls = INNER[args.inner]
     if algo == "SAC":
-        model: SAC = SAC("MlpPolicy", args.env, **sac_kwargs)
+        model = inner_cls("MlpPolicy", args.env, **sac_kwargs)
     else:
         demos, prefs = feedback
-        model = AIHF(
+        model = aihf_cls(
             "MlpPolicy",
             args.env,
             demonstrations=demos,
             preferences=prefs,
             alignment_steps=args.alignment_steps,
             reward_gradient_steps=args.reward_gradient_steps,
+            demo_batch_fraction=args.demo_batch_fraction,
             **sac_kwargs,
         )
         # Instance attributes shadow the methods, so AIHF.train calls the timed versions.
@@ -283,7 +292,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     print(
         f"AIHF overhead benchmark on {args.env}: {args.steps} timed steps after {args.learning_starts} warm-up steps, "
-        f"{args.repeats} SAC/AIHF pair(s), net_arch={args.net_arch or 'SB3 default'}, "
+        f"{args.repeats} {args.inner}/AIHF pair(s), net_arch={args.net_arch or 'SB3 default'}, "
+        f"demo_batch_fraction={args.demo_batch_fraction}, "
         f"alignment_steps={args.alignment_steps}, reward_gradient_steps={args.reward_gradient_steps}"
     )
     print(
@@ -333,7 +343,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     print()
     print(f"{'median over ' + str(args.repeats) + ' run(s) each':<38}{'ms/step':>10}{'of AIHF':>10}")
-    print(row("SAC", sac_step))
+    print(row(f"{args.inner} alone", sac_step))
     print(row("AIHF", aihf_step))
     print(
         row("  reward updates (_update_reward)", update_step, f"{updates:g} updates, {seconds_per_update:.3f} s each")
