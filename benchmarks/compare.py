@@ -1,14 +1,17 @@
-"""Redraw ``comparison.png`` and ``results.md`` from earlier benchmark runs.
+"""Redraw ``comparison.png`` and ``results.md`` from earlier benchmark runs, merged over folders and envs.
 
     python -m benchmarks.compare runs/hopper/20261126-161000
     python -m benchmarks.compare runs/hopper/part1 runs/hopper/part2 --out runs/hopper/all
+    python -m benchmarks.compare runs/hopper/A runs/walker2d/B runs/halfcheetah/C --out runs/all
     python -m benchmarks.compare old_runs/ --env Hopper-v5      # from TensorBoard event files only
 
 Each RUN_DIR is a benchmark's ``--logdir``. Its runs are read from ``runs/*.json`` (written as each run
 finishes), else from ``results.json``, else from the TensorBoard event files under it (run folders named
 ``<method>[_prefs<N>]_seed<S>_<k>``, the ``eval/true_return`` scalar; the reference scores then come
 from the env's shipped dataset, so pass ``--env``). Runs from several folders are merged, e.g. a long
-benchmark split into parts.
+benchmark split into parts; folders of several envs give one table per env, one over all envs (IQM with
+each env a stratum) and the paper's claims over all envs. The statistics go to ``compare.json`` beside the
+table and plot (see ``benchmarks.report``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import re
 from pathlib import Path
 
 from benchmarks.profiles import METHODS
-from benchmarks.report import plot, results_table, run_record, summarize
+from benchmarks.report import plot, report, run_record, save_json_atomically
 
 TB_RUN_NAME = re.compile(r"^(?P<method>[a-z-]+?)(?:_prefs(?P<prefs>\d+))?_seed(?P<seed>\d+)(?:_\d+)?$")
 
@@ -53,22 +56,34 @@ def runs_from_tensorboard(run_dir: Path, refs: dict) -> list[dict]:
     return runs
 
 
-def load_runs(run_dir: Path, env_id: str | None) -> tuple[list[dict], str | None]:
-    """The runs of one benchmark folder, and its env id if it says."""
+def load_runs(run_dir: Path, env_id: str | None) -> list[dict]:
+    """The runs of one benchmark folder, each with its ``env_id`` and ``inner`` learner.
+
+    :param run_dir: a benchmark's ``--logdir``
+    :param env_id: the env of a folder that does not say (read from its ``command.json`` otherwise)
+    """
     records = sorted((run_dir / "runs").glob("*.json"))
     results = run_dir / "results.json"
     if records:
-        return [json.loads(path.read_text()) for path in records], _env_of(results) or env_id
-    if results.is_file():
-        saved = json.loads(results.read_text())
-        return saved["runs"], saved.get("env_id")
-    if env_id is None:
+        runs = [json.loads(path.read_text()) for path in records]
+    elif results.is_file():
+        runs = json.loads(results.read_text())["runs"]
+    elif env_id is None:
         raise SystemExit(f"{run_dir} holds no runs/*.json or results.json: pass --env to read its TensorBoard files")
-    return runs_from_tensorboard(run_dir, dataset_refs(env_id)), env_id
+    else:
+        runs = runs_from_tensorboard(run_dir, dataset_refs(env_id))
+    folder_env = _env_of(run_dir) or env_id
+    for run in runs:  # records of an earlier version say neither
+        run.setdefault("env_id", folder_env)
+        run.setdefault("inner", "sac")
+    return runs
 
 
-def _env_of(results: Path) -> str | None:
-    return json.loads(results.read_text()).get("env_id") if results.is_file() else None
+def _env_of(run_dir: Path) -> str | None:
+    for name in ("results.json", "command.json"):
+        if (run_dir / name).is_file():
+            return json.loads((run_dir / name).read_text()).get("env_id")
+    return None
 
 
 def dataset_refs(env_id: str) -> dict:
@@ -79,6 +94,11 @@ def dataset_refs(env_id: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> str:
+    """Merge the runs of the given folders and write ``results.md``, ``comparison.png`` and ``compare.json``.
+
+    :param argv: the command line without the program name; None reads ``sys.argv``
+    :return: the text of ``results.md``
+    """
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.compare",
         description=__doc__.split("\n\n")[0],
@@ -91,27 +111,25 @@ def main(argv: list[str] | None = None) -> str:
         "--out", type=Path, default=None, help="where to write the plot and table (default: first RUN_DIR)"
     )
     args = parser.parse_args(argv)
-    runs, env_ids = [], set()
+    runs = []
     for run_dir in args.run_dirs:
         if not run_dir.is_dir():
             parser.error(f"{run_dir} is not a folder")
-        found, env_id = load_runs(run_dir, args.env)
+        found = load_runs(run_dir, args.env)
         if not found:
             parser.error(f"no benchmark runs found in {run_dir}")
         runs += found
-        env_ids.add(env_id)
-    if len(env_ids - {None}) > 1:
-        parser.error(f"the folders hold runs of different envs: {sorted(env_ids - {None})}")
-    env_id = next(iter(env_ids - {None}), args.env or "")
-    refs = runs[0]["refs"]
+    if any(run["env_id"] is None for run in runs):
+        parser.error("a folder does not say its env (no results.json or command.json): pass --env")
     out = args.out or args.run_dirs[0]
     out.mkdir(parents=True, exist_ok=True)
     command = "python -m benchmarks.compare " + " ".join(str(d) for d in args.run_dirs)
-    table = results_table(summarize(runs), refs, command)
+    statistics, table = report(runs, command)
+    save_json_atomically({"command": command, **statistics}, out / "compare.json")
     (out / "results.md").write_text(table + "\n")
-    plot(runs, refs, out / "comparison.png", env_id)
+    plot(runs, out / "comparison.png")
     print(table)
-    print(f"\nwrote {out / 'results.md'} and {out / 'comparison.png'}")
+    print(f"\nwrote {out / 'results.md'}, {out / 'comparison.png'} and {out / 'compare.json'}")
     return table
 
 

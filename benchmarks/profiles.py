@@ -9,7 +9,10 @@ evaluated every ``--eval-freq`` steps. Each run writes a TensorBoard run; at the
 (mean of the last 3 evaluations), the mean over the last third of the curve, the normalised score (0 =
 random policy, 100 = demonstrator, from the dataset's reference scores), env steps and seconds until the
 score first reaches 90, env steps per second; and the exact configuration and versions),
-``comparison.png`` (mean ± std over seeds) and ``results.md`` (the table printed at the end); each run's
+``comparison.png`` (curves: interquartile mean over seeds with a 95% bootstrap band) and ``results.md`` (per
+method the IQM of the normalised score with 95% stratified-bootstrap CIs, the probability that AIHF beats it,
+env steps per second and wall time, then the paper's two claims and whether the CIs support them; printed at
+the end, see ``benchmarks.report``); each run's
 final model is in ``models/<run>.zip`` and a 3 s video of its policy in ``videos/<run>.mp4`` (``--no-video``
 skips the videos; ``python -m aihf_control.play`` replays a model).
 ``python -m benchmarks.compare RUN_DIR...`` redraws both from earlier runs. The env's true reward is used for evaluation
@@ -17,14 +20,21 @@ and by the synthetic teacher only, except by ``sac-true``, the ceiling. While th
 in progress shows its env steps, their speed, the latest evaluation and the time left (plain lines every 30 s
 when the output is not a terminal; ``--quiet`` hides them).
 
-Methods:
-  aihf         AIHF: reward from demonstrations and preferences jointly, SAC from random init
-  aihf-demos   ablation: demonstrations only (preference term off: ML-IRL)
-  aihf-prefs   ablation: preferences only (demo term off), from random init
-  rlhf         RLHF: BC init on the demonstrations, Bradley-Terry reward from preferences, SAC
-  ipl          IPL: BC init, implicit reward Q - γV(s') fitted to preferences (no reward net)
-  bc           behaviour cloning of SAC's actor on the demonstrations (no env steps: a flat line)
-  sac-true     SAC on the env's true reward: the ceiling
+Methods (the profiles run all but the -batches variants; --methods picks any):
+  aihf          AIHF: reward from demonstrations and preferences jointly, inner learner from random init
+  aihf-demos    ablation: demonstrations only (preference term off: ML-IRL)
+  aihf-prefs    ablation: preferences only (demo term off), from random init
+  rlhf          RLHF: BC init on the demonstrations, Bradley-Terry reward from preferences, SAC
+  rlhf-batches  rlhf, plus the demonstrations in every SAC minibatch as aihf gets them (demo_batch_fraction)
+  ipl           IPL: BC init, implicit reward Q - γV(s') fitted to preferences (no reward net)
+  ipl-batches   ipl, plus the demonstrations in every SAC minibatch as aihf gets them (demo_batch_fraction)
+  bc            behaviour cloning of SAC's actor on the demonstrations (no env steps: a flat line)
+  sac-true      the inner learner on the env's true reward: the ceiling
+
+--inner sac|tqc|crossq picks the inner learner of aihf, aihf-demos, aihf-prefs (aihf_control.AIHF, AIHFTQC,
+AIHFCrossQ) and sac-true (SB3 SAC, sb3-contrib TQC, CrossQ); rlhf, ipl, their -batches variants and bc stay
+on SAC. The -batches variants use the same demo_batch_fraction as aihf (--demo-batch-fraction, by default
+AIHF's own default), so that the reward, not the data use, is what is compared; run.py records the value.
 """
 
 from __future__ import annotations
@@ -36,9 +46,13 @@ from pathlib import Path
 
 from benchmarks.executors import EXECUTORS, import_ray
 
-METHODS = ("aihf", "aihf-demos", "aihf-prefs", "rlhf", "ipl", "bc", "sac-true")
-USES_PREFERENCES = {"aihf", "aihf-prefs", "rlhf", "ipl"}
-USES_DEMONSTRATIONS = {"aihf", "aihf-demos", "rlhf", "ipl", "bc"}
+METHODS = ("aihf", "aihf-demos", "aihf-prefs", "rlhf", "rlhf-batches", "ipl", "ipl-batches", "bc", "sac-true")
+PROFILE_METHODS = ("aihf", "aihf-demos", "aihf-prefs", "rlhf", "ipl", "bc", "sac-true")  # what the profiles run
+USES_PREFERENCES = {"aihf", "aihf-prefs", "rlhf", "rlhf-batches", "ipl", "ipl-batches"}
+USES_DEMONSTRATIONS = {"aihf", "aihf-demos", "rlhf", "rlhf-batches", "ipl", "ipl-batches", "bc"}
+AIHF_FAMILY = ("aihf", "aihf-demos", "aihf-prefs")  # these and sac-true run on --inner; the others on SAC
+DEMO_BATCHES = {"aihf", "aihf-demos", "rlhf-batches", "ipl-batches"}  # get demo_batch_fraction
+INNER_LEARNERS = ("sac", "tqc", "crossq")
 TEACHERS = ("oracle", "stochastic", "mistake", "myopic", "skip", "equal")
 DISPLAY_OPTIONS = ("--quiet",)  # change what is printed, not what is run: --resume takes them
 
@@ -60,10 +74,12 @@ class Profile:
     reward_learning_rate: float
     bc_steps: int
     workers: int
-    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    methods: list[str] = field(default_factory=lambda: list(PROFILE_METHODS))
     teacher: str = "oracle"
     segment_length: int = 50
     preference_weight: float = 1.0  # aihf's weight of the preference term (the demonstration term's is 1)
+    inner: str = "sac"  # inner learner of aihf, aihf-demos, aihf-prefs and sac-true: sac, tqc or crossq
+    demo_batch_fraction: float | None = None  # of aihf and the -batches variants; None: AIHF's class default
     device: str = "cpu"
     checkpoint_freq: int = 0  # env steps between checkpoints of a run in progress (0: none)
     video: bool = True  # a video of each run's final policy in <logdir>/videos/
@@ -137,11 +153,32 @@ def build_parser(env_id: str) -> argparse.ArgumentParser:
         prog=f"python -m benchmarks.{module}",
         description=f"Compare AIHF, its ablations, RLHF, IPL, BC and SAC on the true reward on {env_id}.\n\n"
         + __doc__.split("\n\n", 1)[1],
+        epilog=paper_length_cost(env_id),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
     add("--profile", choices=sorted(PROFILES), default="quick", help="preset of every option below (default: quick)")
-    add("--methods", nargs="+", choices=METHODS, default=None, help="methods to run (default: all)")
+    add(
+        "--methods",
+        nargs="+",
+        choices=METHODS,
+        default=None,
+        help="methods to run (default: all but rlhf-batches and ipl-batches)",
+    )
+    add(
+        "--inner",
+        choices=INNER_LEARNERS,
+        default=None,
+        help="inner learner of aihf, aihf-demos, aihf-prefs (AIHF, AIHFTQC, AIHFCrossQ) and sac-true (SAC, TQC, "
+        "CrossQ); rlhf, ipl, their -batches variants and bc stay on SAC (default: sac)",
+    )
+    add(
+        "--demo-batch-fraction",
+        type=float,
+        default=None,
+        help="share of every inner-loop minibatch drawn from the demonstrations, for aihf, aihf-demos, "
+        "rlhf-batches and ipl-batches alike (default: AIHF's own default)",
+    )
     add("--seeds", nargs="+", type=int, default=None, help="seeds, one run each (profile: smoke/quick 0, paper 0 1 2)")
     add("--timesteps", type=int, default=None, help="env steps per run (profile: 1200 / 30000 / 300000)")
     add("--num-demos", type=int, default=None, help="demonstration transitions (profile: 1000 / 10000 / 10000)")
@@ -186,6 +223,70 @@ def build_parser(env_id: str) -> argparse.ArgumentParser:
     return parser
 
 
+def measured_rates(env_id: str, runs_root: Path = Path("runs")) -> tuple[dict[str, float], Path | None]:
+    """Env steps per second per method, from the newest ``results.json`` of this env measured at the paper
+    profile's network size (``<runs_root>/<env>/*/results.json``, the default ``--logdir``).
+
+    :param env_id: the env, e.g. ``Hopper-v5``
+    :param runs_root: where the benchmarks wrote their folders
+    :return: the mean rate of each method's runs, and the file they come from (``{}``, None if none)
+    """
+    module = env_id.split("-")[0].lower()
+    found = sorted((runs_root / module).glob("*/results.json"), key=lambda path: path.stat().st_mtime, reverse=True)
+    for path in found:
+        try:
+            results = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if results.get("config", {}).get("net_arch") != PROFILES["paper"].net_arch:
+            continue
+        rates: dict[str, list[float]] = {}
+        for run in results.get("runs", []):
+            if run.get("env_steps_per_second"):
+                rates.setdefault(run["method"], []).append(run["env_steps_per_second"])
+        if rates:
+            return {method: sum(values) / len(values) for method, values in rates.items()}, path
+    return {}, None
+
+
+def paper_length_cost(env_id: str, runs_root: Path = Path("runs")) -> str:
+    """The paper-length command on ``env_id`` (both claims: every method, 500 and 20,000 preferences, the paper
+    profile's 3 seeds and env steps) with its expected CPU-hours, from measured rates where there are any.
+
+    :param env_id: the env, e.g. ``Hopper-v5``
+    :param runs_root: where earlier benchmarks wrote their folders (see :func:`measured_rates`)
+    :return: the text that ``--help`` ends with
+    """
+    module = env_id.split("-")[0].lower()
+    paper = PROFILES["paper"]
+    counts = [500, 20_000]
+    command = f"python -m benchmarks.{module} --profile paper --num-prefs 500 20000 --methods {' '.join(METHODS)}"
+    runs = {m: len(paper.seeds) * (len(counts) if m in USES_PREFERENCES else 1) for m in METHODS}
+    env_steps = {m: 0 if m == "bc" else runs[m] * paper.timesteps for m in METHODS}
+    text = (
+        f"Paper-length run on {env_id} (both claims, {sum(runs.values())} runs, "
+        f"{sum(env_steps.values()) / 1e6:.1f}M env steps):\n  {command}\n"
+    )
+    rates, source = measured_rates(env_id, runs_root)
+    if not rates:
+        measure = command.replace("--num-prefs 500 20000", "--num-prefs 500")
+        return text + (
+            f"Expected CPU-hours: not measured (no results.json under {runs_root / module} at the paper's network "
+            f"size {paper.net_arch}); a short measurement: {measure} --seeds 0 --timesteps 20000 --eval-freq 10000 "
+            "--no-video"
+        )
+    typical = sorted(rates.values())[len(rates) // 2]
+    assumed = [m for m in METHODS if env_steps[m] and m not in rates and m.removesuffix("-batches") not in rates]
+    seconds = sum(
+        steps / rates.get(m, rates.get(m.removesuffix("-batches"), typical)) for m, steps in env_steps.items()
+    )
+    note = f"; {', '.join(assumed)} at the median rate, unmeasured" if assumed else ""
+    return text + (
+        f"Expected: {seconds / 3600:,.0f} CPU-hours (one run per core; wall time = that / --workers), from the "
+        f"env steps per second measured in {source}{note}"
+    )
+
+
 def resolve_profile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Profile:
     """The profile named by ``--profile`` with the options given on the command line, checked.
 
@@ -196,7 +297,7 @@ def resolve_profile(args: argparse.Namespace, parser: argparse.ArgumentParser) -
     for name in ("methods", "seeds", "timesteps", "num_demos", "num_prefs", "teacher", "eval_freq", "eval_episodes"):
         if getattr(args, name) is not None:
             setattr(profile, name, getattr(args, name))
-    for name in ("workers", "device", "video", "checkpoint_freq"):
+    for name in ("workers", "device", "video", "checkpoint_freq", "inner", "demo_batch_fraction"):
         if getattr(args, name) is not None:
             setattr(profile, name, getattr(args, name))
     for name in ("timesteps", "num_demos", "eval_freq", "eval_episodes", "workers"):
@@ -204,6 +305,8 @@ def resolve_profile(args: argparse.Namespace, parser: argparse.ArgumentParser) -
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(profile, name)}")
     if profile.checkpoint_freq < 0:
         parser.error(f"--checkpoint-freq must be 0 (no checkpoints) or positive, got {profile.checkpoint_freq}")
+    if profile.demo_batch_fraction is not None and not 0 <= profile.demo_batch_fraction < 1:
+        parser.error(f"--demo-batch-fraction must be in [0, 1), got {profile.demo_batch_fraction}")
     if min(profile.num_prefs) < 1:
         parser.error(f"--num-prefs must be at least 1, got {profile.num_prefs}")
     if profile.eval_freq > profile.timesteps:

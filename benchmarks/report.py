@@ -1,23 +1,50 @@
-"""What a benchmark writes about its runs: one record per run, the summary over seeds, the table of
-``results.md`` and the curves of ``comparison.png``.
+"""What a benchmark writes about its runs: one record per run, the statistics over seeds and envs, the
+tables of ``results.md``, the paper's claims and the curves of ``comparison.png``.
 
-``benchmarks.run`` writes a record as each run finishes and the summary, table and plot at the end;
-``python -m benchmarks.compare`` redraws the table and plot from earlier records.
+``benchmarks.run`` writes a record as each run finishes and the summary, tables and plot at the end;
+``python -m benchmarks.compare`` redraws them from earlier records, also merged over several envs.
+
+Statistics, as Agarwal et al. (NeurIPS 2021, "Deep RL at the edge of the statistical precipice") recommend
+for a handful of seeds and as their library ``rliable`` computes them:
+
+- the interquartile mean (IQM, the mean of the middle 50% of the runs, ``rliable.metrics.aggregate_iqm``)
+  of the normalised final score (0 = random policy, 100 = demonstrator), per env and over envs (all runs of
+  all envs pooled, each env a stratum);
+- 95% percentile confidence intervals from a stratified bootstrap: the seeds of each env are resampled with
+  replacement, ``BOOTSTRAP_REPS`` times, separately for each method (rliable's ``StratifiedBootstrap`` and
+  ``StratifiedIndependentBootstrap``, vectorised here: ``rliable.library`` goes through ``arch``, whose
+  versions that rliable 1.2 allows fail to import with pandas 3);
+- the probability of improvement P(X > Y): the chance that a run of X beats a run of Y on the same env,
+  averaged over envs (``rliable.metrics.probability_of_improvement``), with its bootstrap CI.
+
+With one seed there is nothing to resample: the CI is reported as undefined, never as a zero-width interval.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
+from rliable import metrics
+from scipy.stats import trim_mean
 
-from benchmarks.profiles import METHODS, USES_PREFERENCES
+from benchmarks.profiles import AIHF_FAMILY, METHODS, USES_PREFERENCES
 
 FINAL_EVALS = 3  # the final return of a run is the mean of its last FINAL_EVALS evaluations
+BOOTSTRAP_REPS = 10_000  # bootstrap resamples per confidence interval
+CONFIDENCE = 0.95
+BOOTSTRAP_SEED = 0  # the same records always give the same intervals
+UNDEFINED = "undefined (1 seed)"
+# Claims 1 and 2 are supported when the 95% CI of the difference they state lies above 0 (see claims()).
+CLAIM_BASELINES = ("rlhf", "ipl", "rlhf-batches", "ipl-batches")
+
+Interval = tuple[float, float] | None  # a 95% CI; None where it is undefined (fewer than 2 seeds)
 
 
+# ----------------------------------------------------------------------------------------------- records
 def save_json_atomically(data: object, path: Path) -> None:
     """Write to a temporary name, then rename: a reader never sees half a file.
 
@@ -54,6 +81,10 @@ def run_record(
 ) -> dict:
     """One run's curve and the numbers derived from it (see ``benchmarks.profiles``' docstring).
 
+    ``benchmarks.run`` adds ``env_id``, ``inner`` (the inner learner), ``wall_seconds`` and
+    ``env_steps_per_second``; records without them (older ones, or rebuilt from TensorBoard files) are read
+    as the env of their folder, inner learner SAC and unknown cost.
+
     :param method: one of ``METHODS``
     :param num_prefs: labelled segment pairs, None for methods without preferences
     :param seed: the run's seed
@@ -84,112 +115,490 @@ def run_record(
     }
 
 
-def summarize(runs: list[dict]) -> list[dict]:
-    """Mean ± std over seeds per (method, number of preferences): final and last-third return and score.
+# ------------------------------------------------------------------------------------------- statistics
+def _resample(scores: np.ndarray, rng: np.random.Generator, reps: int) -> np.ndarray:
+    """Stratified bootstrap: the runs of each task (env) drawn with replacement, ``reps`` times.
+
+    :param scores: (runs, tasks, ...) scores
+    :return: (reps, runs, tasks, ...)
+    """
+    runs, tasks = scores.shape[:2]
+    rows = rng.integers(0, runs, size=(reps, runs, tasks))
+    return scores[rows, np.arange(tasks)]
+
+
+def _iqm(resampled: np.ndarray) -> np.ndarray:
+    """IQM over runs and tasks of each resample: (reps, runs, tasks, ...) -> (reps, ...)."""
+    reps, runs, tasks = resampled.shape[:3]
+    return trim_mean(resampled.reshape(reps, runs * tasks, *resampled.shape[3:]), 0.25, axis=1)
+
+
+def _probability_of_improvement(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """P(X > Y) of each resample, ties counting half, averaged over tasks: (reps, nx, tasks), (reps, ny, tasks)
+    -> (reps,). The Mann-Whitney U statistic over nx·ny, as ``rliable.metrics.probability_of_improvement``."""
+    difference = x[:, :, None, :] - y[:, None, :, :]  # (reps, nx, ny, tasks)
+    return ((difference > 0) + 0.5 * (difference == 0)).mean(axis=(1, 2, 3))
+
+
+def bootstrap_ci(
+    statistic: Callable[..., np.ndarray], *scores: np.ndarray, reps: int = BOOTSTRAP_REPS
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Percentile CI of ``statistic`` under a stratified bootstrap, each score array resampled independently.
+
+    :param statistic: takes one resampled array per score array, (reps, runs, tasks, ...), returns (reps, ...)
+    :param scores: (runs, tasks, ...) arrays, one per method
+    :param reps: bootstrap resamples
+    :return: lower and upper bounds, or None when an array has fewer than 2 runs (nothing to resample)
+    """
+    if min(s.shape[0] for s in scores) < 2:
+        return None
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    values = statistic(*(_resample(s, rng, reps) for s in scores))
+    tail = 50 * (1 - CONFIDENCE)
+    low, high = np.percentile(values, [tail, 100 - tail], axis=0)
+    return low, high
+
+
+def _interval(bounds: tuple[np.ndarray, np.ndarray] | None) -> Interval:
+    return None if bounds is None else (float(bounds[0]), float(bounds[1]))
+
+
+def iqm(scores: np.ndarray) -> tuple[float, Interval]:
+    """Interquartile mean over runs and tasks with its 95% stratified-bootstrap CI.
+
+    :param scores: (runs, tasks) normalised scores, e.g. (seeds, envs)
+    :return: the IQM and its CI (None with one run per task)
+    """
+    return float(metrics.aggregate_iqm(scores)), _interval(bootstrap_ci(_iqm, scores))
+
+
+def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> tuple[float, Interval]:
+    """P(a run of X beats a run of Y on the same task), averaged over tasks, with its 95% bootstrap CI.
+
+    :param x: (runs, tasks) scores of X
+    :param y: (runs, tasks) scores of Y, same tasks
+    """
+    bounds = bootstrap_ci(_probability_of_improvement, x, y)
+    return float(metrics.probability_of_improvement(x, y)), _interval(bounds)
+
+
+def iqm_difference(x: np.ndarray, y: np.ndarray) -> tuple[float, Interval]:
+    """IQM(X) − IQM(Y) with its 95% CI (X and Y resampled independently, each within its tasks).
+
+    :param x: (runs, tasks) scores of X
+    :param y: (runs, tasks) scores of Y, same tasks
+    """
+    bounds = bootstrap_ci(lambda a, b: _iqm(a) - _iqm(b), x, y)
+    return float(metrics.aggregate_iqm(x) - metrics.aggregate_iqm(y)), _interval(bounds)
+
+
+def lead_change(
+    aihf_scarce: np.ndarray, base_scarce: np.ndarray, aihf_rich: np.ndarray, base_rich: np.ndarray
+) -> tuple[float, Interval]:
+    """How much larger AIHF's lead over a baseline is with few preferences than with many, with its 95% CI:
+    (IQM(aihf) − IQM(base)) at the scarce budget − the same at the rich budget.
+
+    :param aihf_scarce: (runs, tasks) scores of AIHF at the smallest preference budget
+    :param base_scarce: the baseline's, same budget
+    :param aihf_rich: AIHF's at the largest budget
+    :param base_rich: the baseline's at the largest budget
+    """
+    arrays = (aihf_scarce, base_scarce, aihf_rich, base_rich)
+    a, b, c, d = (float(metrics.aggregate_iqm(s)) for s in arrays)
+    bounds = bootstrap_ci(lambda w, x, y, z: (_iqm(w) - _iqm(x)) - (_iqm(y) - _iqm(z)), *arrays)
+    return (a - b) - (c - d), _interval(bounds)
+
+
+def iqm_curve(curves: np.ndarray, reps: int = 2_000) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """IQM over seeds at each evaluation, with a 95% stratified-bootstrap band.
+
+    :param curves: (seeds, evaluations) scores or returns
+    :param reps: bootstrap resamples (fewer than for a table: a band is drawn, not read)
+    :return: the IQM curve and the band's lower and upper curves (None with one seed)
+    """
+    point = trim_mean(curves, 0.25, axis=0)
+    bounds = bootstrap_ci(_iqm, curves[:, None, :], reps=reps)
+    return (point, None, None) if bounds is None else (point, bounds[0], bounds[1])
+
+
+def format_ci(value: float | None, interval: Interval, digits: int = 0) -> str:
+    """``12 [8, 15]``, ``12 (1 seed, CI undefined)`` or ``–`` when there is no value.
+
+    :param value: a point estimate
+    :param interval: its CI, None if undefined
+    :param digits: decimals
+    """
+    if value is None:
+        return "–"
+    if interval is None:
+        return f"{value:,.{digits}f} (1 seed, CI undefined)"
+    return f"{value:,.{digits}f} [{interval[0]:,.{digits}f}, {interval[1]:,.{digits}f}]"
+
+
+# --------------------------------------------------------------------------------------------- grouping
+Key = tuple[str, str, "int | None"]  # (method, inner learner, number of preferences)
+
+
+def _env(run: dict) -> str:
+    return run.get("env_id") or ""
+
+
+def _key(run: dict) -> Key:
+    return run["method"], run.get("inner") or "sac", run["num_prefs"]
+
+
+def group_runs(runs: Iterable[dict]) -> dict[Key, list[dict]]:
+    """Runs by (method, inner learner, number of preferences), in the order of ``METHODS``.
 
     :param runs: records of :func:`run_record`
-    :return: one row per (method, number of preferences), in the order of ``METHODS``
     """
-    groups: dict[tuple[str, int | None], list[dict]] = {}
+    groups: dict[Key, list[dict]] = {}
     for run in runs:
-        groups.setdefault((run["method"], run["num_prefs"]), []).append(run)
+        groups.setdefault(_key(run), []).append(run)
     order = {m: i for i, m in enumerate(METHODS)}
+    return dict(sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1], kv[0][2] or 0)))
 
-    def stats(values: list) -> tuple[float | None, float | None]:
-        values = [v for v in values if v is not None]
-        return (float(np.mean(values)), float(np.std(values))) if values else (None, None)
 
+def envs_of(runs: Iterable[dict]) -> list[str]:
+    """The envs of the runs, sorted.
+
+    :param runs: records
+    """
+    return sorted({_env(run) for run in runs})
+
+
+def score_matrix(runs: list[dict], envs: list[str], key: str = "final_score") -> np.ndarray:
+    """(seeds, envs) scores of one method: the runs of each env by seed, as many seeds as every env has.
+
+    :param runs: the records of one (method, inner learner, number of preferences)
+    :param envs: the envs (tasks), columns in this order
+    :param key: the record's score, e.g. ``final_score`` or ``last_third_score``
+    :return: the matrix; (0, len(envs)) if an env has no scored run (e.g. unknown reference returns)
+    """
+    columns = []
+    for env in envs:
+        chosen = sorted((r for r in runs if _env(r) == env and r.get(key) is not None), key=lambda r: r["seed"])
+        columns.append([r[key] for r in chosen])
+    seeds = min((len(c) for c in columns), default=0)
+    return np.array([c[:seeds] for c in columns], dtype=float).reshape(len(envs), seeds).T
+
+
+def _common_envs(*groups: list[dict]) -> list[str]:
+    common = set.intersection(*({_env(r) for r in group} for group in groups))
+    return sorted(common)
+
+
+def _reference(groups: dict[Key, list[dict]], key: Key) -> Key | None:
+    """The AIHF group a row is compared with: same inner learner and number of preferences if it exists, else
+    AIHF's largest number of preferences (for the methods without preferences)."""
+    method, inner, num_prefs = key
+    aihf = [k for k in groups if k[0] == "aihf"]
+    if method == "aihf" or not aihf:
+        return None
+    inners = {k[1] for k in aihf}
+    inner = inner if inner in inners else "sac" if "sac" in inners else sorted(inners)[0]
+    counts = [k[2] for k in aihf if k[1] == inner]
+    return "aihf", inner, num_prefs if num_prefs in counts else max(counts, key=lambda c: c or 0)
+
+
+# ------------------------------------------------------------------------------------------------ summary
+def summarize(runs: list[dict]) -> list[dict]:
+    """One row per (method, inner learner, number of preferences): IQM of the final and last-third score with
+    95% CIs, P(AIHF > the method) with its CI, env steps to score 90 and the cost; also the mean ± std of the
+    final score and return (in ``results.json`` only: with 3 seeds the IQM and its CI say more).
+
+    Runs of several envs are pooled with each env a stratum (the rows are then "over envs").
+
+    :param runs: records of :func:`run_record`
+    :return: the rows, in the order of ``METHODS``
+    """
+    groups = group_runs(runs)
     rows = []
-    for (method, num_prefs), group in sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1] or 0)):
-        row = {"method": method, "num_prefs": num_prefs, "seeds": len(group)}
-        for key in ("final_return", "final_score", "last_third_return", "last_third_score"):
-            row[f"{key}_mean"], row[f"{key}_std"] = stats([run[key] for run in group])
-        reached = [run["steps_to_score_90"] for run in group if run["steps_to_score_90"] is not None]
+    for key, group in groups.items():
+        method, inner, num_prefs = key
+        envs = envs_of(group)
+        final, last_third = score_matrix(group, envs), score_matrix(group, envs, "last_third_score")
+        row: dict = {"method": method, "inner": inner, "num_prefs": num_prefs, "envs": envs, "runs": len(group)}
+        row["seeds"] = final.shape[0] if final.size else len({r["seed"] for r in group})
+        row["final_score_iqm"], row["final_score_ci"] = iqm(final) if final.size else (None, None)
+        row["last_third_score_iqm"], row["last_third_score_ci"] = iqm(last_third) if last_third.size else (None, None)
+        for name in ("final_score", "final_return"):
+            values = [r[name] for r in group if r[name] is not None]
+            row[f"{name}_mean"] = float(np.mean(values)) if values else None
+            row[f"{name}_std"] = float(np.std(values)) if values else None
+        reference = _reference(groups, key)
+        row["compared_with"] = None
+        row["p_aihf_better"] = row["p_aihf_better_ci"] = None
+        if reference is not None:
+            common = _common_envs(groups[reference], group)
+            x, y = score_matrix(groups[reference], common), score_matrix(group, common)
+            if x.size and y.size:
+                row["compared_with"] = {"method": "aihf", "inner": reference[1], "num_prefs": reference[2]}
+                row["p_aihf_better"], row["p_aihf_better_ci"] = probability_of_improvement(x, y)
+        reached = [r["steps_to_score_90"] for r in group if r["steps_to_score_90"] is not None]
         row["seeds_reaching_score_90"] = len(reached)
         row["steps_to_score_90_median"] = float(np.median(reached)) if reached else None
+        speeds = [r["env_steps_per_second"] for r in group if r.get("env_steps_per_second")]
+        walls = [r["wall_seconds"] for r in group if r.get("wall_seconds") is not None]
+        row["env_steps_per_second"] = float(np.mean(speeds)) if speeds else None
+        row["wall_seconds_per_run"] = float(np.mean(walls)) if walls else None
         rows.append(row)
     return rows
 
 
-def results_table(summary: list[dict], refs: dict, command: str) -> str:
-    """The markdown table of ``results.md``.
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    return f"{seconds / 3600:.1f} h" if seconds >= 5_400 else f"{seconds / 60:.1f} min"
+
+
+def results_table(summary: list[dict], refs: dict | None = None) -> str:
+    """The markdown table of one env (or of envs pooled) in ``results.md``.
 
     :param summary: rows of :func:`summarize`
-    :param refs: reference returns, named below the table
-    :param command: the command that produced the runs, named above the table
+    :param refs: the env's reference returns, named below the table (None for pooled envs)
     """
-
-    def pm(mean: float | None, std: float | None, digits: int = 0) -> str:
-        return "–" if mean is None else f"{mean:,.{digits}f} ± {std:,.{digits}f}"
-
+    pooled = any(len(row["envs"]) > 1 for row in summary)
+    seeds = "envs × seeds" if pooled else "seeds"
     lines = [
-        f"From `{command}`. Score: 0 = random policy, 100 = demonstrator. Final: mean of the last "
-        f"{FINAL_EVALS} evaluations; last third: mean of the last third of the evaluations (a single final "
-        "point hides collapses). Mean ± std over seeds.",
-        "",
-        "| method | preferences | final score | last-third score | final return | env steps to score 90 | seeds |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| method | preferences | inner | {seeds} | final score, IQM [95% CI] | last-third score, IQM [95% CI] "
+        "| P(aihf > method) [95% CI] | env steps to score 90 | env steps/s | wall time per run |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in summary:
         prefs = "–" if row["num_prefs"] is None else f"{row['num_prefs']:,}"
+        count = f"{len(row['envs'])} × {row['seeds']}" if pooled else f"{row['seeds']}"
+        p = format_ci(row["p_aihf_better"], row["p_aihf_better_ci"], 2)
+        if row["compared_with"] and row["compared_with"]["num_prefs"] != row["num_prefs"]:
+            p += f" (vs aihf at {row['compared_with']['num_prefs']:,})"
         to_90 = (
             "never"
             if row["steps_to_score_90_median"] is None
-            else f"{row['steps_to_score_90_median']:,.0f} ({row['seeds_reaching_score_90']}/{row['seeds']} seeds)"
+            else f"{row['steps_to_score_90_median']:,.0f} ({row['seeds_reaching_score_90']}/{row['runs']} runs)"
         )
+        speed = "–" if row["env_steps_per_second"] is None else f"{row['env_steps_per_second']:,.0f}"
         lines.append(
-            f"| {row['method']} | {prefs} | {pm(row['final_score_mean'], row['final_score_std'])} "
-            f"| {pm(row['last_third_score_mean'], row['last_third_score_std'])} "
-            f"| {pm(row['final_return_mean'], row['final_return_std'])} | {to_90} | {row['seeds']} |"
+            f"| {row['method']} | {prefs} | {row['inner']} | {count} "
+            f"| {format_ci(row['final_score_iqm'], row['final_score_ci'])} "
+            f"| {format_ci(row['last_third_score_iqm'], row['last_third_score_ci'])} | {p} | {to_90} "
+            f"| {speed} | {_duration(row['wall_seconds_per_run'])} |"
         )
-    if refs.get("demonstrator") is not None:
+    if refs and refs.get("demonstrator") is not None:
         lines += ["", f"Demonstrator return {refs['demonstrator']:,.0f}, random policy {refs['random']:,.0f}."]
     return "\n".join(lines)
 
 
-def plot(runs: list[dict], refs: dict, path: Path, title: str) -> None:
-    """Curves of true return against env steps, mean ± std over seeds, one panel per number of preferences.
+def report(runs: list[dict], command: str, wall_seconds: float | None = None) -> tuple[dict, str]:
+    """The statistics of ``results.json`` and the text of ``results.md``: one table per env, one over all envs
+    (when there are several) and the paper's claims.
+
+    :param runs: records of :func:`run_record`, each with its ``env_id``
+    :param command: the command that produced the runs, named at the top
+    :param wall_seconds: the benchmark's wall time, if known
+    :return: ``{"per_env": {env: rows}, "all_envs": rows or None, "claims": rows}`` and the markdown
+    """
+    envs = envs_of(runs)
+    cores = os.cpu_count()
+    took = "" if wall_seconds is None else f" in {_duration(wall_seconds)} on {cores} CPU cores"
+    lines = [
+        f"From `{command}`{took}.",
+        "",
+        "Score: 0 = random policy, 100 = demonstrator. Final: mean of the last "
+        f"{FINAL_EVALS} evaluations of a run; last third: mean of its last third of evaluations (a single final "
+        "point hides collapses). IQM: interquartile mean over seeds (and envs); [95% CI]: stratified bootstrap "
+        f"over seeds ({BOOTSTRAP_REPS:,} resamples), undefined with one seed. P(aihf > method): probability "
+        "that an aihf run beats a run of the method, with its CI; rows without preferences are compared with "
+        "aihf at its largest number of preferences. env steps/s: training speed of one run on one CPU thread, "
+        "evaluations included.",
+    ]
+    statistics: dict = {"per_env": {}, "all_envs": None}
+    for env in envs:
+        env_runs = [r for r in runs if _env(r) == env]
+        statistics["per_env"][env] = summarize(env_runs)
+        lines += ["", f"## {env or 'runs'}", "", results_table(statistics["per_env"][env], env_runs[0].get("refs"))]
+    if len(envs) > 1:
+        statistics["all_envs"] = summarize(runs)
+        lines += ["", f"## All envs: {', '.join(envs)}", "", results_table(statistics["all_envs"])]
+    statistics["claims"] = claims(runs)
+    lines += ["", claims_table(statistics["claims"])]
+    return statistics, "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------ claims
+def claims(runs: list[dict]) -> list[dict]:
+    """The AIHF paper's two claims, measured on the runs, over all their envs.
+
+    Claim 1, "both sources beat either alone": IQM(aihf) − IQM(aihf-demos) and IQM(aihf) − IQM(aihf-prefs),
+    at each preference budget of aihf (aihf-demos uses none). Claim 2, "the lead over RLHF/IPL is largest when
+    preferences are scarce": (IQM(aihf) − IQM(baseline)) at the smallest budget minus the same at the largest,
+    for rlhf, ipl, rlhf-batches and ipl-batches.
+
+    A row is *supported* when the 95% CI of its difference lies above 0 (lower bound > 0): the difference of
+    IQMs is in score points, so one criterion reads for both claims, and a CI that excludes 0 on the wrong side
+    is reported as not supported. None where the CI is undefined (one seed). The AIHF-family runs are those of
+    the inner learner SAC when several were run.
 
     :param runs: records of :func:`run_record`
-    :param refs: reference returns, drawn as horizontal lines
+    :return: rows ``{"claim", "comparison", "num_prefs", "envs", "estimate", "ci", "supported", ...}``
+    """
+    inners = {_key(r)[1] for r in runs if r["method"] in AIHF_FAMILY}
+    inner = next(iter(inners)) if len(inners) == 1 else "sac"
+    chosen = [r for r in runs if r["method"] not in AIHF_FAMILY or _key(r)[1] == inner]
+    groups = {(k[0], k[2]): g for k, g in group_runs(chosen).items()}
+    counts = sorted(c for m, c in groups if m == "aihf" and c is not None)
+    rows = []
+
+    def row(claim: int, comparison: str, num_prefs: object, parts: list[list[dict]], measure: Callable) -> None:
+        envs = _common_envs(*parts)
+        matrices = [score_matrix(p, envs) for p in parts]
+        if not envs or not all(m.size for m in matrices):
+            return
+        estimate, ci = measure(*matrices)
+        seeds = min(m.shape[0] for m in matrices)
+        supported = None if ci is None else ci[0] > 0
+        rows.append(
+            dict(
+                claim=claim,
+                comparison=comparison,
+                num_prefs=num_prefs,
+                envs=envs,
+                seeds=seeds,
+                estimate=estimate,
+                ci=ci,
+                supported=supported,
+            )
+        )
+
+    for count in counts:
+        aihf = groups[("aihf", count)]
+        for other, other_count in (("aihf-demos", None), ("aihf-prefs", count)):
+            if (other, other_count) in groups:
+                parts = [aihf, groups[(other, other_count)]]
+                row(1, f"aihf − {other}", count, parts, iqm_difference)
+    if len(counts) >= 2:
+        scarce, rich = counts[0], counts[-1]
+        for base in CLAIM_BASELINES:
+            if (base, scarce) in groups and (base, rich) in groups:
+                parts = [groups[("aihf", scarce)], groups[(base, scarce)], groups[("aihf", rich)], groups[(base, rich)]]
+                row(2, f"lead over {base}: at {scarce:,} − at {rich:,} preferences", [scarce, rich], parts, lead_change)
+    for entry in rows:
+        entry["inner"] = inner
+    return rows
+
+
+CLAIM_TEXT = {
+    1: "Claim 1, both sources beat either alone (IQM(aihf) − IQM(ablation), score points)",
+    2: "Claim 2, the lead over RLHF/IPL is largest when preferences are scarce "
+    "(lead at the smallest budget − lead at the largest, score points)",
+}
+
+
+def claim_verdict(rows: list[dict]) -> str:
+    """``supported``, ``not supported``, ``CI undefined (1 seed)`` or ``not measured`` for one claim's rows.
+
+    :param rows: the rows of :func:`claims` of one claim
+    """
+    if not rows:
+        return "not measured"
+    if any(r["supported"] is False for r in rows):
+        return "not supported"
+    if any(r["supported"] is None for r in rows):
+        return f"CI {UNDEFINED}"
+    return "supported"
+
+
+def claims_table(rows: list[dict]) -> str:
+    """The claims section of ``results.md``, also printed at the end of a benchmark.
+
+    :param rows: rows of :func:`claims`
+    """
+    lines = [
+        "## The paper's claims",
+        "",
+        "Supported: the 95% CI of the difference lies above 0. Over the envs named in each row, IQM of the final "
+        "score.",
+    ]
+    missing = {
+        1: "needs aihf with aihf-demos or aihf-prefs at the same preference budget",
+        2: "needs aihf and rlhf, ipl, rlhf-batches or ipl-batches at two preference budgets (--num-prefs 500 20000)",
+    }
+    for claim in (1, 2):
+        chosen = [r for r in rows if r["claim"] == claim]
+        verdict = claim_verdict(chosen)
+        lines += ["", f"**{CLAIM_TEXT[claim]}: {verdict}**" + (f" ({missing[claim]})" if not chosen else "")]
+        if not chosen:
+            continue
+        lines += [
+            "",
+            "| comparison | preferences | envs × seeds | difference [95% CI] | supported |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for r in chosen:
+            prefs = r["num_prefs"] if isinstance(r["num_prefs"], list) else [r["num_prefs"]]
+            supported = {True: "yes", False: "no", None: UNDEFINED}[r["supported"]]
+            lines.append(
+                f"| {r['comparison']} | {' / '.join(f'{c:,}' for c in prefs)} | {len(r['envs'])} × {r['seeds']} "
+                f"| {format_ci(r['estimate'], r['ci'], 1)} | {supported} |"
+            )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------------- plot
+def plot(runs: list[dict], path: Path, title: str = "") -> None:
+    """Curves against env steps, IQM over seeds with a 95% bootstrap band: one row of panels per env, one
+    panel per number of preferences. The normalised score where the env's reference returns are known, else the
+    true return; BC, which takes no env steps, is a flat dotted line.
+
+    :param runs: records of :func:`run_record`
     :param path: the image file
-    :param title: the panels' title, e.g. the env id
+    :param title: added to each panel's title
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    envs = envs_of(runs)
     counts = sorted({r["num_prefs"] for r in runs if r["num_prefs"] is not None}) or [None]
-    fig, axes = plt.subplots(1, len(counts), figsize=(6 * len(counts), 4.5), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        len(envs), len(counts), figsize=(6 * len(counts), 4.5 * len(envs)), squeeze=False, sharey="row"
+    )
     colors = {m: plt.get_cmap("tab10")(i) for i, m in enumerate(METHODS)}
-    horizon = max((max(r["steps"]) for r in runs if r["steps"]), default=1)
-    for ax, count in zip(axes[0], counts, strict=True):
-        for method in METHODS:
-            chosen = [r for r in runs if r["method"] == method and r["num_prefs"] in (count, None)]
-            if method in USES_PREFERENCES:
-                chosen = [r for r in chosen if r["num_prefs"] == count]
-            if not chosen:
-                continue
-            if method == "bc":
-                value = np.mean([r["returns"][-1] for r in chosen])
-                ax.axhline(value, color=colors[method], linestyle=":", label=f"bc ({value:,.0f})")
-                continue
-            length = min(len(r["returns"]) for r in chosen)
-            steps = np.array(chosen[0]["steps"][:length])
-            curves = np.array([r["returns"][:length] for r in chosen])
-            mean, std = curves.mean(axis=0), curves.std(axis=0)
-            ax.plot(steps, mean, color=colors[method], label=method)
-            ax.fill_between(steps, mean - std, mean + std, color=colors[method], alpha=0.2)
-        for name, style in (("demonstrator", "--"), ("random", "-.")):
-            if refs.get(name) is not None:
-                ax.axhline(refs[name], color="gray", linestyle=style, linewidth=1, label=name)
-        ax.set_xlim(0, horizon)
-        ax.set_xlabel("env steps")
-        ax.set_title(title if count is None else f"{title}, {count:,} preferences")
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("true return")
-    axes[0][-1].legend(fontsize=8, loc="best")
+    for axes_row, env in zip(axes, envs, strict=True):
+        env_runs = [r for r in runs if _env(r) == env]
+        scored = all(s is not None for r in env_runs for s in r["scores"])
+        values = "scores" if scored else "returns"
+        horizon = max((max(r["steps"]) for r in env_runs if r["steps"]), default=1)
+        groups = group_runs(env_runs)
+        for ax, count in zip(axes_row, counts, strict=True):
+            for (method, inner, num_prefs), chosen in groups.items():
+                if method in USES_PREFERENCES and num_prefs != count:
+                    continue
+                label = method if inner == "sac" else f"{method} ({inner})"
+                color = colors.get(method.removesuffix("-batches"), "black")  # a -batches variant: dashed
+                linestyle = "--" if method.endswith("-batches") else "-"
+                if method == "bc":
+                    value = float(metrics.aggregate_iqm(np.array([[r[values][-1]] for r in chosen])))
+                    ax.axhline(value, color=color, linestyle=":", label=f"bc ({value:,.0f})")
+                    continue
+                length = min(len(r[values]) for r in chosen)
+                steps = np.array(chosen[0]["steps"][:length])
+                curve, low, high = iqm_curve(np.array([r[values][:length] for r in chosen], dtype=float))
+                ax.plot(steps, curve, color=color, linestyle=linestyle, label=f"{label} ({len(chosen)} seeds)")
+                if low is not None:
+                    ax.fill_between(steps, low, high, color=color, alpha=0.2)
+            refs = env_runs[0].get("refs") or {}
+            for name, style in (("demonstrator", "--"), ("random", "-.")):
+                if refs.get(name) is not None:
+                    level = 100.0 if name == "demonstrator" else 0.0
+                    ax.axhline(level if scored else refs[name], color="gray", linestyle=style, linewidth=1, label=name)
+            ax.set_xlim(0, horizon)
+            ax.set_xlabel("env steps")
+            name = " ".join(part for part in (title, env) if part) or "benchmark"
+            ax.set_title(name if count is None else f"{name}, {count:,} preferences")
+            ax.grid(alpha=0.3)
+        axes_row[0].set_ylabel("normalised score, IQM over seeds" if scored else "true return, IQM over seeds")
+    axes[0][-1].legend(fontsize=8, loc="best", title="band: 95% CI (none with 1 seed)", title_fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -197,8 +606,11 @@ def plot(runs: list[dict], refs: dict, path: Path, title: str) -> None:
 
 def versions() -> dict[str, str]:
     """Versions of the libraries that decide a run's numbers, for ``results.json``."""
+    from importlib.metadata import version
+
     import gymnasium as gym
     import minari
+    import sb3_contrib
     import stable_baselines3
     import torch
 
@@ -207,7 +619,9 @@ def versions() -> dict[str, str]:
     return {
         "aihf_control": aihf_control.__version__,
         "stable_baselines3": stable_baselines3.__version__,
+        "sb3_contrib": sb3_contrib.__version__,
         "torch": torch.__version__,
         "gymnasium": gym.__version__,
         "minari": minari.__version__,
+        "rliable": version("rliable"),
     }

@@ -28,6 +28,8 @@ import numpy as np
 
 from benchmarks.executors import run_all
 from benchmarks.profiles import (
+    AIHF_FAMILY,
+    DEMO_BATCHES,
     USES_DEMONSTRATIONS,
     USES_PREFERENCES,
     Profile,
@@ -39,10 +41,9 @@ from benchmarks.report import (
     FINAL_EVALS,
     normalized_score,
     plot,
-    results_table,
+    report,
     run_record,
     save_json_atomically,
-    summarize,
     versions,
 )
 
@@ -122,6 +123,50 @@ def load_feedback(spec: RunSpec, env: gym.Env) -> tuple[Any, Any, dict]:
     return demos, prefs, refs
 
 
+def demo_batch_fraction(profile: Profile) -> float:
+    """The share of each inner-loop minibatch drawn from the demonstrations for aihf, aihf-demos and the
+    -batches variants: the profile's (``--demo-batch-fraction``), else AIHF's own default.
+
+    :param profile: the benchmark's settings
+    """
+    import inspect
+
+    from aihf_control import AIHFRewardLearning
+
+    if profile.demo_batch_fraction is not None:
+        return profile.demo_batch_fraction
+    return float(inspect.signature(AIHFRewardLearning.__init__).parameters["demo_batch_fraction"].default)
+
+
+def inner_learner(spec: RunSpec) -> str:
+    """The inner learner a run trains: ``--inner`` for the AIHF family and sac-true, SAC for the others.
+
+    :param spec: the run
+    """
+    return spec.profile.inner if spec.method in (*AIHF_FAMILY, "sac-true") else "sac"
+
+
+def model_class(spec: RunSpec) -> type:
+    """The class a run's model is built from and its checkpoints are loaded with.
+
+    :param spec: the run
+    """
+    from sb3_contrib import TQC, CrossQ
+    from stable_baselines3 import SAC
+
+    from aihf_control import AIHF, AIHFTQC, BC, IPL, RLHF, AIHFCrossQ
+
+    inner = inner_learner(spec)
+    if spec.method in AIHF_FAMILY:
+        return {"sac": AIHF, "tqc": AIHFTQC, "crossq": AIHFCrossQ}[inner]
+    if spec.method == "sac-true":
+        return {"sac": SAC, "tqc": TQC, "crossq": CrossQ}[inner]
+    classes = {"rlhf": RLHF, "rlhf-batches": RLHF, "ipl": IPL, "ipl-batches": IPL, "bc": BC}
+    if spec.method not in classes:
+        raise ValueError(f"unknown method {spec.method!r}")
+    return classes[spec.method]
+
+
 def build_model(spec: RunSpec, env: gym.Env, demos: Any, prefs: Any) -> Any:
     """A fresh model of the run's method with the profile's settings.
 
@@ -130,11 +175,8 @@ def build_model(spec: RunSpec, env: gym.Env, demos: Any, prefs: Any) -> Any:
     :param demos: its demonstrations, or None
     :param prefs: its preferences, or None
     """
-    from stable_baselines3 import SAC
-
-    from aihf_control import AIHF, BC, IPL, RLHF
-
     p = spec.profile
+    cls = model_class(spec)
     sac = dict(
         learning_starts=p.learning_starts,
         policy_kwargs=dict(net_arch=p.net_arch),
@@ -149,23 +191,23 @@ def build_model(spec: RunSpec, env: gym.Env, demos: Any, prefs: Any) -> Any:
         reward_net_arch=p.net_arch,
     )
     bc = dict(bc_steps=p.bc_steps)
+    # aihf and the -batches baselines draw the same share of each minibatch from the demonstrations
+    batches = dict(demo_batch_fraction=demo_batch_fraction(p)) if spec.method in DEMO_BATCHES else {}
     if spec.method == "aihf":
         weights = dict(preference_weight=p.preference_weight)
-        return AIHF("MlpPolicy", env, demonstrations=demos, preferences=prefs, **weights, **reward, **sac)
+        return cls("MlpPolicy", env, demonstrations=demos, preferences=prefs, **weights, **batches, **reward, **sac)
     if spec.method == "aihf-demos":
-        return AIHF("MlpPolicy", env, demonstrations=demos, **reward, **sac)
+        return cls("MlpPolicy", env, demonstrations=demos, **batches, **reward, **sac)
     if spec.method == "aihf-prefs":
-        return AIHF("MlpPolicy", env, preferences=prefs, demo_weight=0.0, **reward, **sac)
-    if spec.method == "rlhf":
-        return RLHF("MlpPolicy", env, demos, prefs, **bc, **reward, **sac)
-    if spec.method == "ipl":
-        return IPL("MlpPolicy", env, prefs, demos, **bc, **sac)
+        return cls("MlpPolicy", env, preferences=prefs, demo_weight=0.0, **reward, **sac)
+    if spec.method in ("rlhf", "rlhf-batches"):
+        return cls("MlpPolicy", env, demos, prefs, **bc, **batches, **reward, **sac)
+    if spec.method in ("ipl", "ipl-batches"):
+        return cls("MlpPolicy", env, prefs, demos, **bc, **batches, **sac)
     if spec.method == "bc":
         sac.pop("learning_starts")
-        return BC("MlpPolicy", env, demonstrations=demos, **sac)
-    if spec.method == "sac-true":
-        return SAC("MlpPolicy", env, **sac)
-    raise ValueError(f"unknown method {spec.method!r}")
+        return cls("MlpPolicy", env, demonstrations=demos, **sac)
+    return cls("MlpPolicy", env, **sac)  # sac-true
 
 
 def resume_model(spec: RunSpec, checkpoint: Path, env: gym.Env, demos: Any, prefs: Any) -> Any:
@@ -177,19 +219,23 @@ def resume_model(spec: RunSpec, checkpoint: Path, env: gym.Env, demos: Any, pref
     :param demos: its demonstrations, or None
     :param prefs: its preferences, or None
     """
-    from stable_baselines3 import SAC
+    from aihf_control import load_checkpoint
 
-    from aihf_control import AIHF, IPL, RLHF, load_checkpoint
-
-    if spec.method in ("aihf", "aihf-demos", "aihf-prefs"):
-        return load_checkpoint(AIHF, checkpoint, env, demonstrations=demos, preferences=prefs)
+    cls = model_class(spec)
+    if spec.method in AIHF_FAMILY:
+        return load_checkpoint(cls, checkpoint, env, demonstrations=demos, preferences=prefs)
     if spec.method == "rlhf":  # its BC start is done and recorded in the checkpoint
-        return load_checkpoint(RLHF, checkpoint, env, preferences=prefs)
-    if spec.method == "ipl":
-        model = load_checkpoint(IPL, checkpoint, env)
+        return load_checkpoint(cls, checkpoint, env, preferences=prefs)
+    if spec.method == "rlhf-batches":  # the demonstrations again, for the minibatches
+        return load_checkpoint(cls, checkpoint, env, demonstrations=demos, preferences=prefs)
+    if spec.method in ("ipl", "ipl-batches"):
+        model = load_checkpoint(cls, checkpoint, env)
         model.set_preferences(prefs)
+        if spec.method == "ipl-batches":  # feedback is not saved: the demonstrations of the minibatches again
+            model.bc_demonstrations = demos
+            model._attach_batch_demonstrations()
         return model
-    return load_checkpoint(SAC, checkpoint, env)
+    return load_checkpoint(cls, checkpoint, env)
 
 
 def run_one(spec: RunSpec) -> dict:
@@ -278,6 +324,9 @@ def run_one(spec: RunSpec) -> dict:
         refs,
     )
     record.update(
+        env_id=spec.env_id,
+        inner=inner_learner(spec),
+        demo_batch_fraction=getattr(model, "demo_batch_fraction", 0.0) if spec.method in USES_DEMONSTRATIONS else None,
         wall_seconds=wall_seconds,
         env_steps_per_second=env_steps / train_seconds if env_steps else None,
     )
@@ -309,7 +358,8 @@ def main(env_id: str, argv: list[str] | None = None) -> dict:
         save_json_atomically({"env_id": env_id, "argv": argv}, logdir / "command.json")  # read by --resume
     except OSError as e:
         parser.error(f"cannot write to --logdir {logdir} ({e.strerror or e}); pass a folder you can write to")
-    command = " ".join(["python -m", f"benchmarks.{module}", *argv])
+    inner = [] if "--inner" in argv else ["--inner", profile.inner]  # the inner learner, stated in the command
+    command = " ".join(["python -m", f"benchmarks.{module}", *argv, *inner])
     specs = run_specs(env_id, profile, logdir.resolve())  # absolute: Ray workers may run in another folder
     # Runs finished by an earlier call with the same --logdir are kept, not repeated: a long benchmark
     # can be split into parts, and a crash loses only the run in progress.
@@ -333,26 +383,32 @@ def main(env_id: str, argv: list[str] | None = None) -> dict:
             "(from their last checkpoint)"
         )
     runs = [json.loads(done[spec.name].read_text()) for spec in specs]
+    for run in runs:  # records of an earlier version, resumed: same env, SAC
+        run.setdefault("env_id", env_id)
+        run.setdefault("inner", "sac")
     refs = runs[0]["refs"] if runs else {}
-    summary = summarize(runs)
-    table = results_table(summary, refs, command)
+    wall_seconds = time.perf_counter() - start
+    statistics, table = report(runs, command, wall_seconds)
     results = {
         "env_id": env_id,
         "profile": args.profile,
         "command": command,
+        "inner": profile.inner,
+        "demo_batch_fraction": demo_batch_fraction(profile),
         "config": asdict(profile),
         "final_return": f"mean of the last {FINAL_EVALS} evaluations of the true return",
-        "wall_seconds": time.perf_counter() - start,
+        "wall_seconds": wall_seconds,
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
         "versions": versions(),
         "refs": refs,
-        "summary": summary,
+        "summary": statistics["per_env"].get(env_id, []),
+        "claims": statistics["claims"],
         "runs": runs,
     }
     save_json_atomically(results, logdir / "results.json")
     (logdir / "results.md").write_text(table + "\n")
-    plot(runs, refs, logdir / "comparison.png", env_id)
-    print(table)
+    plot(runs, logdir / "comparison.png")
+    print(table)  # ends with the paper's claims
     print(
         f"\nwrote {logdir / 'results.json'}, {logdir / 'comparison.png'}, {logdir / 'results.md'}; "
         f"curves: tensorboard --logdir {logdir / 'tensorboard'}"

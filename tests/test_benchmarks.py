@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
+from conftest import make_feedback
 
+from aihf_control import AIHF, IPL, RLHF, AIHFCrossQ, AIHFRewardLearning
 from benchmarks.compare import main as compare_main
-from benchmarks.profiles import METHODS, PROFILES, build_parser, resolve_profile
-from benchmarks.run import main, run_specs
+from benchmarks.profiles import METHODS, PROFILE_METHODS, PROFILES, build_parser, paper_length_cost, resolve_profile
+from benchmarks.run import RunSpec, build_model, main, run_specs
 
 
 def profile_from(argv: list[str]):
@@ -26,7 +30,49 @@ def test_options_override_the_profile_and_the_sweep_plans_one_run_per_count():
     assert len(specs) == 4 * 2 + 3
     assert {(s.method, s.num_prefs) for s in specs if s.method == "rlhf"} == {("rlhf", 500), ("rlhf", 2000)}
     assert [s.num_prefs for s in specs if s.method == "sac-true"] == [None]
-    assert PROFILES["quick"].methods == list(METHODS)
+    assert PROFILES["quick"].methods == list(PROFILE_METHODS), "the -batches variants are opt-in"
+    assert set(PROFILE_METHODS) < set(METHODS)
+
+
+def model_of(method: str, argv: list[str] = ()):
+    """The model ``build_model`` makes for ``method`` under the smoke profile and ``argv`` (no training)."""
+    profile = profile_from(["--profile", "smoke", *argv])
+    env = gym.make("Hopper-v5")
+    demos, prefs = make_feedback(env, n_demo_steps=100, n_pairs=8)
+    return build_model(RunSpec("Hopper-v5", method, 100, 0, profile, "out"), env, demos, prefs)
+
+
+def test_the_batches_baselines_get_aihfs_demo_batch_fraction():
+    default = inspect.signature(AIHFRewardLearning.__init__).parameters["demo_batch_fraction"].default
+    aihf, rlhf, ipl = model_of("aihf"), model_of("rlhf-batches"), model_of("ipl-batches")
+    assert type(aihf) is AIHF and type(rlhf) is RLHF and type(ipl) is IPL
+    assert aihf.demo_batch_fraction == rlhf.demo_batch_fraction == ipl.demo_batch_fraction == default
+    assert rlhf.bc_steps == ipl.bc_steps == PROFILES["smoke"].bc_steps, "the paper's BC start is kept"
+    assert model_of("rlhf").demo_batch_fraction == model_of("ipl").demo_batch_fraction == 0.0
+    chosen = [model_of(m, ["--demo-batch-fraction", "0.25"]) for m in ("aihf", "rlhf-batches", "ipl-batches")]
+    assert [m.demo_batch_fraction for m in chosen] == [0.25, 0.25, 0.25]
+
+
+def test_inner_picks_the_learner_of_the_aihf_family_and_sac_true_only():
+    from sb3_contrib import CrossQ
+
+    assert type(model_of("aihf", ["--inner", "crossq"])) is AIHFCrossQ
+    assert type(model_of("aihf-prefs", ["--inner", "crossq"])) is AIHFCrossQ
+    assert type(model_of("sac-true", ["--inner", "crossq"])) is CrossQ
+    assert type(model_of("rlhf", ["--inner", "crossq"])) is RLHF, "RLHF stays on SAC"
+
+
+def test_help_gives_the_paper_length_command_and_its_cost(tmp_path):
+    assert "not measured" in paper_length_cost("Hopper-v5", tmp_path)
+    measured = tmp_path / "hopper" / "20260101-000000"
+    measured.mkdir(parents=True)
+    runs = [{"method": m, "env_steps_per_second": 100.0} for m in METHODS if m != "bc"]
+    results = {"config": {"net_arch": PROFILES["paper"].net_arch}, "runs": runs}
+    (measured / "results.json").write_text(json.dumps(results))
+    text = paper_length_cost("Hopper-v5", tmp_path)
+    # 15 runs per seed (6 methods with preferences x 2 budgets, 3 without), 3 seeds, 300k steps; bc has none
+    assert "--profile paper --num-prefs 500 20000" in text and "45 runs" in text
+    assert f"{14 * 3 * 300_000 / 100 / 3600:,.0f} CPU-hours" in text and str(measured) in text
 
 
 @pytest.mark.parametrize(
@@ -43,22 +89,35 @@ def test_bad_options_are_refused(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
+def table_rows(text: str) -> list[list[str]]:
+    """The cells of the first table of a ``results.md``: one list per method row."""
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    header = lines[0]
+    rows = [line for line in lines[1:] if line != header and not line.startswith("| comparison")]
+    first = rows[: next((i for i, r in enumerate(rows) if r.startswith("| aihf − ")), len(rows))]
+    return [[cell.strip() for cell in row.split("|")[1:-1]] for row in first]
+
+
 def test_smoke_profile_runs_every_method_and_writes_results_plot_and_tensorboard(tmp_path, monkeypatch):
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "store"))  # the shipped datasets install here
     results = main("Hopper-v5", ["--profile", "smoke", "--logdir", str(tmp_path / "out")])
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert saved["summary"] == results["summary"]
-    assert {run["method"] for run in saved["runs"]} == set(METHODS)
+    assert saved["inner"] == "sac" and "--inner sac" in saved["command"]
+    assert {run["method"] for run in saved["runs"]} == set(PROFILE_METHODS)
     for run in saved["runs"]:
         assert run["returns"] and all(isinstance(r, float) for r in run["returns"])
+        assert run["env_id"] == "Hopper-v5" and run["inner"] == "sac"
         if run["method"] != "bc":
             assert run["steps"][-1] == 1_200, "evaluated up to the last env step"
     assert saved["refs"]["demonstrator"] > 2_500
     assert (tmp_path / "out" / "comparison.png").stat().st_size > 10_000
     summary = (tmp_path / "out" / "results.md").read_text()
-    assert all(f"| {method} |" in summary for method in METHODS)
+    assert [row[0] for row in table_rows(summary)] == list(PROFILE_METHODS)
+    assert "1 seed, CI undefined" in summary and "The paper's claims" in summary
+    assert all(row[-2] != "–" for row in table_rows(summary) if row[0] != "bc"), "env steps/s of every run"
     event_files = list((tmp_path / "out" / "tensorboard").rglob("events.out.tfevents.*"))
-    assert len(event_files) >= len(METHODS)
+    assert len(event_files) >= len(PROFILE_METHODS)
     for run in saved["runs"]:
         assert run["final_score"] == pytest.approx(
             100
@@ -67,16 +126,15 @@ def test_smoke_profile_runs_every_method_and_writes_results_plot_and_tensorboard
         )
         assert run["seconds_to_score_90"] is None or run["seconds_to_score_90"] <= run["wall_seconds"]
 
-    # compare redraws the same table, from the run records and from the TensorBoard files alone
+    # compare redraws the same tables, from the run records and from the TensorBoard files alone
     rows = lambda table: table.splitlines()[1:]  # noqa: E731  (the first line names the command)
     assert rows(compare_main([str(tmp_path / "out"), "--out", str(tmp_path / "again")])) == rows(summary)
+    assert json.loads((tmp_path / "again" / "compare.json").read_text())["per_env"]["Hopper-v5"]
     (tmp_path / "again" / "comparison.png").unlink()
     tensorboard_only = tmp_path / "tb_only"
     (tmp_path / "out" / "tensorboard").rename(tensorboard_only)
     from_events = compare_main([str(tensorboard_only), "--env", "Hopper-v5", "--out", str(tmp_path / "again")])
-    assert rows(from_events)[3:] and [r.split("|")[1:3] for r in rows(from_events)[3:]] == [
-        r.split("|")[1:3] for r in rows(summary)[3:]
-    ]
+    assert [row[:3] for row in table_rows(from_events)] == [row[:3] for row in table_rows(summary)]
     assert (tmp_path / "again" / "comparison.png").is_file()
 
     # a second call with the same --logdir keeps the finished runs instead of repeating them
