@@ -457,7 +457,7 @@ def test_vec_env_and_vec_normalize(feedback_factory, small_aihf_kwargs):
 
     demos, _ = feedback_factory("Pendulum-v1")
     venv = VecNormalize(make_vec_env("Pendulum-v1", n_envs=2, seed=0), norm_reward=False)
-    model = make_model(venv, small_aihf_kwargs, demos=demos)
+    model = make_model(venv, {**small_aihf_kwargs, "demo_batch_fraction": 0.0}, demos=demos)  # replay rows only
     model.learn(300)
     assert model.reward_updates >= 2
     np.random.seed(0)
@@ -470,6 +470,19 @@ def test_vec_env_and_vec_normalize(feedback_factory, small_aihf_kwargs):
     expected = model.reward_net(raw.observations, env_actions)
     torch.testing.assert_close(batch.rewards.squeeze(-1), expected)
     assert not torch.allclose(batch.observations, raw.observations.float())  # SAC's inputs are normalised
+
+    # Demonstration rows alike: normalised for SAC, raw for r_θ.
+    model.replay_buffer.set_demonstrations(demos.obs, demos.acts / 2.0, demos.next_obs, demos.dones, fraction=0.5)
+    np.random.seed(1)
+    batch = model.replay_buffer.sample(64, env=model._vec_normalize_env)
+    np.random.seed(1)
+    np.random.randint(0, model.replay_buffer.size(), size=32)  # the replay rows' draw
+    np.random.randint(0, model.n_envs, size=32)  # ... and their env indices
+    picked = np.random.randint(0, len(demos), size=32)
+    normalised = venv.normalize_obs(demos.obs[picked])
+    torch.testing.assert_close(batch.observations[32:], torch.as_tensor(normalised, dtype=batch.observations.dtype))
+    expected = model.reward_net(torch.as_tensor(demos.obs[picked]), torch.as_tensor(demos.acts[picked]))
+    torch.testing.assert_close(batch.rewards[32:].squeeze(-1), expected)
 
 
 def test_the_reward_sees_actions_in_the_env_units_like_the_feedback(small_aihf_kwargs, feedback_factory):

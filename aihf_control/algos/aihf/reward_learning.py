@@ -145,7 +145,7 @@ class AIHFRewardLearning(CheckedLoad):
         reward_batch_size: int = 256,
         preference_batch_size: int = 64,
         policy_window: int = 10_000,
-        demo_batch_fraction: float = 0.0,
+        demo_batch_fraction: float = 0.5,
         reward_net_arch: Sequence[int] = (256, 256),
         reward_bound: float = 10.0,
         state_only_reward: bool = False,
