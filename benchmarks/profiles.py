@@ -15,10 +15,13 @@ env steps per second and wall time, then the paper's two claims and whether the 
 the end, see ``benchmarks.report``); each run's
 final model is in ``models/<run>.zip`` and a 3 s video of its policy in ``videos/<run>.mp4`` (``--no-video``
 skips the videos; ``python -m aihf_control.play`` replays a model).
-``python -m benchmarks.compare RUN_DIR...`` redraws both from earlier runs. The env's true reward is used for evaluation
-and by the synthetic teacher only, except by ``sac-true``, the ceiling. While the runs learn, one line per run
-in progress shows its env steps, their speed, the latest evaluation and the time left (plain lines every 30 s
-when the output is not a terminal; ``--quiet`` hides them).
+``python -m benchmarks.compare RUN_DIR...`` redraws both from earlier runs, also of several envs. ``--help``
+ends with the paper-length command on the env (both claims: every method at 500 and 20,000 preferences, 3 seeds)
+and its expected CPU-hours, computed from the env steps per second of the newest ``results.json`` under
+``runs/<env>/`` measured at the paper's network size, or says that no rate has been measured. The env's true
+reward is used for evaluation and by the synthetic teacher only, except by ``sac-true``, the ceiling. While the
+runs learn, one line per run in progress shows its env steps, their speed, the latest evaluation and the time
+left (plain lines every 30 s when the output is not a terminal; ``--quiet`` hides them).
 
 Methods (the profiles run all but the -batches variants; --methods picks any):
   aihf          AIHF: reward from demonstrations and preferences jointly, inner learner from random init

@@ -224,18 +224,17 @@ def resume_model(spec: RunSpec, checkpoint: Path, env: gym.Env, demos: Any, pref
     cls = model_class(spec)
     if spec.method in AIHF_FAMILY:
         return load_checkpoint(cls, checkpoint, env, demonstrations=demos, preferences=prefs)
-    if spec.method == "rlhf":  # its BC start is done and recorded in the checkpoint
-        return load_checkpoint(cls, checkpoint, env, preferences=prefs)
-    if spec.method == "rlhf-batches":  # the demonstrations again, for the minibatches
-        return load_checkpoint(cls, checkpoint, env, demonstrations=demos, preferences=prefs)
-    if spec.method in ("ipl", "ipl-batches"):
+    if spec.method in ("rlhf", "rlhf-batches"):  # its BC start is done and recorded in the checkpoint
+        model = load_checkpoint(cls, checkpoint, env, preferences=prefs)
+    elif spec.method in ("ipl", "ipl-batches"):
         model = load_checkpoint(cls, checkpoint, env)
         model.set_preferences(prefs)
-        if spec.method == "ipl-batches":  # feedback is not saved: the demonstrations of the minibatches again
-            model.bc_demonstrations = demos
-            model._attach_batch_demonstrations()
-        return model
-    return load_checkpoint(cls, checkpoint, env)
+    else:
+        return load_checkpoint(cls, checkpoint, env)
+    if spec.method.endswith("-batches"):  # feedback is not saved: the demonstrations of the minibatches again
+        model.bc_demonstrations = demos
+        model._attach_batch_demonstrations()
+    return model
 
 
 def run_one(spec: RunSpec) -> dict:

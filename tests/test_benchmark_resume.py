@@ -88,3 +88,26 @@ def test_profiles_checkpoint_long_runs_only():
     assert PROFILES["smoke"].checkpoint_freq == 0
     assert 0 < PROFILES["quick"].checkpoint_freq <= PROFILES["quick"].timesteps // 3
     assert 0 < PROFILES["paper"].checkpoint_freq <= PROFILES["paper"].timesteps // 10
+
+
+@pytest.mark.parametrize("method", ["rlhf-batches", "ipl-batches"])
+def test_a_batches_baseline_resumes_with_the_demonstrations_in_its_minibatches(tmp_path, method):
+    import gymnasium as gym
+    from conftest import make_feedback
+
+    from aihf_control import ResumableCheckpointCallback
+    from aihf_control.sb3 import latest_checkpoint
+    from benchmarks.profiles import build_parser, resolve_profile
+    from benchmarks.run import RunSpec, build_model, resume_model
+
+    parser = build_parser("Hopper-v5")
+    profile = resolve_profile(parser.parse_args(["--profile", "smoke", "--demo-batch-fraction", "0.25"]), parser)
+    spec = RunSpec("Hopper-v5", method, 100, 0, profile, str(tmp_path))
+    env = gym.make("Hopper-v5")
+    demos, prefs = make_feedback(env, n_demo_steps=100, n_pairs=8)
+    model = build_model(spec, env, demos, prefs)
+    model.learn(500, callback=ResumableCheckpointCallback(500, tmp_path / "checkpoints"))
+    resumed = resume_model(spec, latest_checkpoint(tmp_path / "checkpoints"), gym.make("Hopper-v5"), demos, prefs)
+    assert resumed.num_timesteps == 500 and resumed.demo_batch_fraction == 0.25
+    assert resumed.replay_buffer.num_demo_rows(256) == 64, "a quarter of each minibatch from the demonstrations"
+    resumed.learn(100, reset_num_timesteps=False)

@@ -137,3 +137,14 @@ def test_report_has_a_table_per_env_one_over_envs_and_the_cost():
     assert "## Hopper-v5" in text and "## All envs: Hopper-v5, Walker2d-v5" in text
     assert "| env steps/s | wall time per run |" in text and "| 300 | 0.2 min |" in text
     assert "in 10.0 min on" in text.splitlines()[0]
+
+
+def test_plot_draws_one_row_of_panels_per_env(tmp_path):
+    import matplotlib.image
+
+    from benchmarks.report import plot
+
+    runs = synthetic_runs(SUPPORTED) + [record("rlhf-batches", 500, s, 40.0 + s) for s in range(3)]
+    plot(runs, tmp_path / "comparison.png")
+    height, width = matplotlib.image.imread(tmp_path / "comparison.png").shape[:2]
+    assert height > width / 2, "two envs, two preference budgets: a 2 x 2 grid"
