@@ -157,6 +157,48 @@ def check_policy_net_arch(policy_kwargs: dict | None) -> None:
         check_layer_sizes('policy_kwargs["net_arch"]', net_arch)
 
 
+def check_reward_learning_arguments(
+    demo_weight: float,
+    preference_weight: float,
+    demo_batch_fraction: float,
+    online: bool,
+    query_selection: str,
+    reward_ensemble_size: int,
+    **positive: int,
+) -> None:
+    """Check AIHF's reward-learning arguments (``AIHFRewardLearning``) before anything is built.
+
+    :param demo_weight: weight of the demonstration term, >= 0
+    :param preference_weight: weight of the preference term, >= 0 (not both 0)
+    :param demo_batch_fraction: share of each inner-loop batch drawn from the demonstrations, in [0, 1)
+    :param online: whether preferences are gathered online
+    :param query_selection: "uniform" or "disagreement"
+    :param reward_ensemble_size: reward MLPs ("disagreement" needs >= 2)
+    :param positive: sizes and schedules that must be positive integers, by name
+    """
+    if online and preference_weight == 0:
+        raise ValueError("preference_source='online' gathers preferences, but preference_weight is 0")
+    if query_selection not in ("uniform", "disagreement"):
+        raise ValueError(f"query_selection must be 'uniform' or 'disagreement', got {query_selection!r}")
+    if query_selection == "disagreement" and reward_ensemble_size < 2:
+        raise ValueError(
+            "query_selection='disagreement' ranks queries by the spread of a reward ensemble: "
+            f"pass reward_ensemble_size >= 2 (PEBBLE uses 3), got {reward_ensemble_size}"
+        )
+    for name, value in {"reward_ensemble_size": reward_ensemble_size, **positive}.items():
+        if int(value) <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {value}")
+    if not 0.0 <= demo_batch_fraction < 1.0:
+        raise ValueError(
+            "demo_batch_fraction must be in [0, 1): the share of each inner-loop batch drawn from the "
+            f"demonstrations (the rest is the agent's own replay), got {demo_batch_fraction}"
+        )
+    if demo_weight < 0 or preference_weight < 0 or demo_weight + preference_weight == 0:
+        raise ValueError(
+            f"demo_weight and preference_weight must be >= 0 and not both 0, got {demo_weight} and {preference_weight}"
+        )
+
+
 class NonFiniteError(FloatingPointError):
     """Training met a NaN or inf; the message names the quantity and the step.
 

@@ -26,7 +26,13 @@ from aihf_control.rewards.nets import RewardNet
 from aihf_control.sb3.checkpoint import keep_last_good
 from aihf_control.sb3.model_files import CheckedLoad
 from aihf_control.sb3.relabel_buffer import RelabelingReplayBuffer
-from aihf_control.validation import NonFiniteError, check_continuous_actions, check_flat_box, check_policy_net_arch
+from aihf_control.validation import (
+    NonFiniteError,
+    check_continuous_actions,
+    check_flat_box,
+    check_policy_net_arch,
+    check_reward_learning_arguments,
+)
 
 SelfRewardLearning = TypeVar("SelfRewardLearning", bound="AIHFRewardLearning")
 
@@ -180,41 +186,25 @@ class AIHFRewardLearning(CheckedLoad):
                 demonstrations, preferences, self.default_feedback = shipped_feedback(
                     env, type(self).__name__, demo_weight > 0, preference_weight > 0, seed=kwargs.get("seed") or 0
                 )
-            if online and preference_weight == 0:
-                raise ValueError("preference_source='online' gathers preferences, but preference_weight is 0")
-            if query_selection not in ("uniform", "disagreement"):
-                raise ValueError(f"query_selection must be 'uniform' or 'disagreement', got {query_selection!r}")
-            if query_selection == "disagreement" and reward_ensemble_size < 2:
-                raise ValueError(
-                    "query_selection='disagreement' ranks queries by the spread of a reward ensemble: "
-                    f"pass reward_ensemble_size >= 2 (PEBBLE uses 3), got {reward_ensemble_size}"
-                )
             _check_type("demonstrations", demonstrations, Demonstrations)
             _check_type("preferences", preferences, Preferences)
-            for name, value in (
-                ("alignment_steps", alignment_steps),
-                ("reward_gradient_steps", reward_gradient_steps),
-                ("reward_batch_size", reward_batch_size),
-                ("preference_batch_size", preference_batch_size),
-                ("policy_window", policy_window),
-                ("reward_ensemble_size", reward_ensemble_size),
-                ("preference_budget", preference_budget),
-                ("queries_per_round", queries_per_round),
-                ("query_every", query_every),
-                ("segment_length", segment_length),
-            ):
-                if int(value) <= 0:
-                    raise ValueError(f"{name} must be a positive integer, got {value}")
-            if not 0.0 <= demo_batch_fraction < 1.0:
-                raise ValueError(
-                    "demo_batch_fraction must be in [0, 1): the share of each inner-loop batch drawn from the "
-                    f"demonstrations (the rest is the agent's own replay), got {demo_batch_fraction}"
-                )
-            if demo_weight < 0 or preference_weight < 0 or demo_weight + preference_weight == 0:
-                raise ValueError(
-                    "demo_weight and preference_weight must be >= 0 and not both 0, "
-                    f"got {demo_weight} and {preference_weight}"
-                )
+            check_reward_learning_arguments(
+                demo_weight=demo_weight,
+                preference_weight=preference_weight,
+                demo_batch_fraction=demo_batch_fraction,
+                online=online,
+                query_selection=query_selection,
+                reward_ensemble_size=reward_ensemble_size,
+                alignment_steps=alignment_steps,
+                reward_gradient_steps=reward_gradient_steps,
+                reward_batch_size=reward_batch_size,
+                preference_batch_size=preference_batch_size,
+                policy_window=policy_window,
+                preference_budget=preference_budget,
+                queries_per_round=queries_per_round,
+                query_every=query_every,
+                segment_length=segment_length,
+            )
             # SB3 would stop a discrete env with a bare assertion; say what to do instead.
             space_env = maybe_make_env(env, 0) if isinstance(env, str) else env
             check_continuous_actions(space_env.action_space)
