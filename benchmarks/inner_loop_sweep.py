@@ -35,6 +35,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "crossq-demo50": ("AIHFCrossQ", {"demo_batch_fraction": 0.5}),
     "crossq": ("AIHFCrossQ", {"demo_batch_fraction": 0.0}),
     "sac-true": ("SAC", {}),
+    "crossq-true": ("CrossQ", {}),
 }
 
 
@@ -58,14 +59,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def build_model(variant: str, env: Any, demos: Any, prefs: Any, net_arch: list[int], seed: int, extra: dict) -> Any:
+    from sb3_contrib import CrossQ
     from stable_baselines3 import SAC
 
     import aihf_control
 
     algorithm, kwargs = VARIANTS[variant]
     common = {"policy_kwargs": {"net_arch": net_arch}, "learning_starts": 5_000, "seed": seed, "verbose": 0}
-    if algorithm == "SAC":  # the reference: the true reward (the other variants never read it)
-        return SAC("MlpPolicy", env, **common)
+    if algorithm in ("SAC", "CrossQ"):  # the references: the true reward (the other variants never read it)
+        return {"SAC": SAC, "CrossQ": CrossQ}[algorithm]("MlpPolicy", env, **common)
     cls = getattr(aihf_control, algorithm)
     return cls(
         "MlpPolicy",

@@ -23,7 +23,8 @@ reward is used for evaluation and by the synthetic teacher only, except by ``sac
 runs learn, one line per run in progress shows its env steps, their speed, the latest evaluation and the time
 left (plain lines every 30 s when the output is not a terminal; ``--quiet`` hides them).
 
-Methods (the profiles run all but the -batches variants; --methods picks any):
+Methods (quick runs aihf, rlhf and ipl; smoke and paper all but the -batches variants; --methods picks any,
+--methods all runs every one):
   aihf          AIHF: reward from demonstrations and preferences jointly, inner learner from random init
   aihf-demos    ablation: demonstrations only (preference term off: ML-IRL)
   aihf-prefs    ablation: preferences only (demo term off), from random init
@@ -108,9 +109,11 @@ PROFILES = {
         video=False,  # keeps the CI test quick (Hopper renders ~0.1 s a frame on a CPU); --video turns it on
         video_seconds=0.5,
     ),
-    # About 15 minutes on 2 CPU cores: all methods, one seed, two runs at a time.
+    # `make run`: under 15 minutes on 2 CPU cores, two runs at a time. AIHF on its fastest inner loop
+    # (CrossQ, demonstrations in its batches) against RLHF and IPL as the paper runs them (SAC, BC start);
+    # every method: --methods all.
     "quick": Profile(
-        timesteps=30_000,
+        timesteps=24_000,
         seeds=[0],
         num_demos=10_000,
         num_prefs=[2_000],
@@ -124,6 +127,8 @@ PROFILES = {
         bc_steps=2_000,
         workers=2,
         checkpoint_freq=10_000,
+        methods=["aihf", "rlhf", "ipl"],
+        inner="crossq",
     ),
     # The AIHF paper's protocol: 10k demonstration transitions, 20k preferences, 3 seeds, a policy
     # alignment of 5k SAC steps with 5 reward steps at lr 1e-4 (SAC not reset), SB3's default networks.
@@ -164,9 +169,10 @@ def build_parser(env_id: str) -> argparse.ArgumentParser:
     add(
         "--methods",
         nargs="+",
-        choices=METHODS,
+        choices=[*METHODS, "all"],
         default=None,
-        help="methods to run (default: all but rlhf-batches and ipl-batches)",
+        help="methods to run, or all (default: the profile's; quick: aihf rlhf ipl; smoke and paper: all but "
+        "rlhf-batches and ipl-batches)",
     )
     add(
         "--inner",
@@ -303,6 +309,8 @@ def resolve_profile(args: argparse.Namespace, parser: argparse.ArgumentParser) -
     for name in ("workers", "device", "video", "checkpoint_freq", "inner", "demo_batch_fraction"):
         if getattr(args, name) is not None:
             setattr(profile, name, getattr(args, name))
+    if "all" in profile.methods:
+        profile.methods = list(METHODS)
     for name in ("timesteps", "num_demos", "eval_freq", "eval_episodes", "workers"):
         if getattr(profile, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(profile, name)}")

@@ -49,6 +49,7 @@ def _schedule(alignment_steps: int, reward_gradient_steps: int, lr: float = 3e-4
         reward_learning_rate=lr,
         reward_gradient_penalty=0.0,
         policy_window=alignment_steps,
+        demo_batch_fraction=0.0,  # the sweep measures the reward schedule with the paper's inner loop
     )
     return {**settings, **changes}
 
@@ -64,7 +65,11 @@ VARIANTS = {
     "gp1": Variant("1k-20 + gradient penalty 1", _schedule(1_000, 20, reward_gradient_penalty=1.0)),
     "gp10": Variant("1k-20 + gradient penalty 10", _schedule(1_000, 20, reward_gradient_penalty=10.0)),
     "window10k": Variant("1k-20, L_demo against the last 10k policy steps", _schedule(1_000, 20, policy_window=10_000)),
-    "default": Variant("AIHF's defaults: 1k-20 + gradient penalty 1 + policy_window 10k", {}),
+    "default-no-batches": Variant(
+        "1k-20 + gradient penalty 1 + policy_window 10k (the defaults before demonstration batches)",
+        _schedule(1_000, 20, reward_gradient_penalty=1.0, policy_window=10_000),
+    ),
+    "default": Variant("AIHF's defaults: default-no-batches + half of every SAC batch from the demonstrations", {}),
     "zero-reward": Variant("control: plain SAC on a reward of 0 (no feedback at all)", {}),
 }
 

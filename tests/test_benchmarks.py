@@ -30,7 +30,9 @@ def test_options_override_the_profile_and_the_sweep_plans_one_run_per_count():
     assert len(specs) == 4 * 2 + 3
     assert {(s.method, s.num_prefs) for s in specs if s.method == "rlhf"} == {("rlhf", 500), ("rlhf", 2000)}
     assert [s.num_prefs for s in specs if s.method == "sac-true"] == [None]
-    assert PROFILES["quick"].methods == list(PROFILE_METHODS), "the -batches variants are opt-in"
+    assert PROFILES["paper"].methods == list(PROFILE_METHODS), "the -batches variants are opt-in"
+    assert PROFILES["quick"].methods == ["aihf", "rlhf", "ipl"] and PROFILES["quick"].inner == "crossq"
+    assert profile_from(["--methods", "all"]).methods == list(METHODS)
     assert set(PROFILE_METHODS) < set(METHODS)
 
 
