@@ -55,6 +55,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--logdir", default="runs/inner_loop_sweep")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra model arguments (JSON)")
+    parser.add_argument(
+        "--report", action="store_true", help="run nothing: table and curves (curves.png) of the runs in --logdir"
+    )
     return parser.parse_args(argv)
 
 
@@ -191,8 +194,43 @@ def table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def plot(records: list[dict], path: Path) -> None:
+    """Normalised score against env steps, one line per run; the demonstrator (100) and score 90 dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for r in sorted(records, key=lambda r: (r["variant"], r["num_prefs"], r["seed"])):
+        stopped = "" if r.get("finished", True) else ", stopped"
+        label = f"{r['variant']}{suffix(r)}, {r['num_prefs']} prefs, seed {r['seed']}{stopped}"
+        ax.plot(r["steps"], r["scores"], marker=".", label=label)
+    ax.axhline(100, color="k", lw=0.8, ls="--")
+    ax.axhline(90, color="gray", lw=0.8, ls=":")
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("normalised score (100 = demonstrator)")
+    ax.set_title(records[0]["env"] if records else "")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def read_records(folder: Path) -> list[dict]:
+    """Finished runs, and the curves so far of stopped ones."""
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(argv)
+    if args.report:
+        folder = Path(args.logdir) / args.env
+        records = [r for r in read_records(folder) if r["steps"]]
+        plot(records, folder / "curves.png")
+        print(table(records))
+        print(f"curves: {folder / 'curves.png'}")
+        return records
     extra = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
     folder = Path(args.logdir) / args.env
     suffix = "".join(f"_{k}{v}" for k, v in sorted(extra.items()))
