@@ -126,7 +126,7 @@ PROFILES = {
         reward_learning_rate=3e-4,
         bc_steps=2_000,
         workers=2,
-        checkpoint_freq=10_000,
+        checkpoint_freq=8_000,
         methods=["aihf", "rlhf", "ipl"],
         inner="crossq",
     ),
