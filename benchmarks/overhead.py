@@ -79,6 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--segment-length", type=int, default=50, help="steps per synthetic preference segment")
     add("--alignment-steps", type=int, default=aihf["alignment_steps"], help="AIHF's env steps per reward update")
     add("--reward-gradient-steps", type=int, default=aihf["reward_gradient_steps"], help="AIHF's Adam steps per update")
+    add("--reward-net-arch", type=int, nargs="+", metavar="N", help="r_θ's hidden sizes; None: AIHF's default")
     add("--inner", choices=list(INNER), default="sac", help="the inner learner, alone and under AIHF")
     add("--demo-batch-fraction", type=float, default=aihf["demo_batch_fraction"], help="AIHF's demonstration share")
     add("--device", default="auto", help="torch device for both algorithms")
@@ -236,6 +237,7 @@ def run_once(
             alignment_steps=args.alignment_steps,
             reward_gradient_steps=args.reward_gradient_steps,
             demo_batch_fraction=args.demo_batch_fraction,
+            **({"reward_net_arch": list(args.reward_net_arch)} if args.reward_net_arch else {}),
             **sac_kwargs,
         )
         # Instance attributes shadow the methods, so AIHF.train calls the timed versions.
