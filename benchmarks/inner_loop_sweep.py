@@ -226,7 +226,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(argv)
     if args.report:
         folder = Path(args.logdir) / args.env
-        records = [r for r in read_records(folder) if r["steps"]]
+        records = [r for r in read_records(folder) if r["steps"]] if folder.is_dir() else []
+        if not records:
+            raise SystemExit(f"no runs with evaluations in {folder}: run the sweep with --logdir {args.logdir} first")
         plot(records, folder / "curves.png")
         print(table(records))
         print(f"curves: {folder / 'curves.png'}")
