@@ -157,6 +157,15 @@ def check_policy_net_arch(policy_kwargs: dict | None) -> None:
         check_layer_sizes('policy_kwargs["net_arch"]', net_arch)
 
 
+def check_demo_batch_fraction(demo_batch_fraction: float) -> None:
+    """:param demo_batch_fraction: share of each inner-loop batch drawn from the demonstrations, in [0, 1)"""
+    if not 0.0 <= demo_batch_fraction < 1.0:
+        raise ValueError(
+            "demo_batch_fraction must be in [0, 1): the share of each inner-loop batch drawn from the "
+            f"demonstrations (the rest is the agent's own replay), got {demo_batch_fraction}"
+        )
+
+
 def check_reward_learning_arguments(
     demo_weight: float,
     preference_weight: float,
@@ -188,11 +197,7 @@ def check_reward_learning_arguments(
     for name, value in {"reward_ensemble_size": reward_ensemble_size, **positive}.items():
         if int(value) <= 0:
             raise ValueError(f"{name} must be a positive integer, got {value}")
-    if not 0.0 <= demo_batch_fraction < 1.0:
-        raise ValueError(
-            "demo_batch_fraction must be in [0, 1): the share of each inner-loop batch drawn from the "
-            f"demonstrations (the rest is the agent's own replay), got {demo_batch_fraction}"
-        )
+    check_demo_batch_fraction(demo_batch_fraction)
     if demo_weight < 0 or preference_weight < 0 or demo_weight + preference_weight == 0:
         raise ValueError(
             f"demo_weight and preference_weight must be >= 0 and not both 0, got {demo_weight} and {preference_weight}"

@@ -104,6 +104,25 @@ class DemonstrationReplayBuffer(ReplayBuffer):
         return state
 
 
+def attach_demonstrations(buffer: ReplayBuffer, demonstrations: Any, policy: Any, fraction: float) -> None:
+    """Put ``demonstrations`` into ``fraction`` of every batch of ``buffer``; none when either is missing or 0.
+
+    :param buffer: the learner's replay buffer (a ``DemonstrationReplayBuffer`` when demonstrations are attached)
+    :param demonstrations: an ``aihf_control.Demonstrations`` in the env's action units, or None
+    :param policy: the learner's SB3 policy, whose ``scale_action`` maps env units to the buffer's [-1, 1]
+    :param fraction: share of each batch
+    """
+    if demonstrations is None or fraction == 0:
+        if isinstance(buffer, DemonstrationReplayBuffer):
+            buffer.demo_rows = None
+        return
+    if not isinstance(buffer, DemonstrationReplayBuffer):
+        raise TypeError(f"demo_batch_fraction > 0 needs a DemonstrationReplayBuffer, got {type(buffer).__name__}")
+    # The buffer holds the policy's scaled [-1, 1] actions; a reward net sees env units again.
+    scaled = np.clip(policy.scale_action(demonstrations.acts), -1.0, 1.0)
+    buffer.set_demonstrations(demonstrations.obs, scaled, demonstrations.next_obs, demonstrations.dones, fraction)
+
+
 class RelabelingReplayBuffer(DemonstrationReplayBuffer):
     """Replay buffer whose rows get the learned reward r_θ(s, a) when a batch is sampled.
 

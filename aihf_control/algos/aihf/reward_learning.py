@@ -25,7 +25,7 @@ from aihf_control.rewards.losses import aihf_loss, demo_loss, gradient_penalty, 
 from aihf_control.rewards.nets import RewardNet
 from aihf_control.sb3.checkpoint import keep_last_good
 from aihf_control.sb3.model_files import CheckedLoad
-from aihf_control.sb3.relabel_buffer import RelabelingReplayBuffer
+from aihf_control.sb3.relabel_buffer import RelabelingReplayBuffer, attach_demonstrations
 from aihf_control.validation import (
     NonFiniteError,
     check_continuous_actions,
@@ -335,13 +335,7 @@ class AIHFRewardLearning(CheckedLoad):
         return self.demonstrations
 
     def _attach_batch_demonstrations(self) -> None:
-        demos = self._batch_demonstrations()
-        if demos is None or self.demo_batch_fraction == 0:
-            self.replay_buffer.demo_rows = None
-            return
-        # The buffer holds the policy's scaled [-1, 1] actions; the reward net sees env units again.
-        scaled = np.clip(self.policy.scale_action(demos.acts), -1.0, 1.0)
-        self.replay_buffer.set_demonstrations(demos.obs, scaled, demos.next_obs, demos.dones, self.demo_batch_fraction)
+        attach_demonstrations(self.replay_buffer, self._batch_demonstrations(), self.policy, self.demo_batch_fraction)
 
     def set_feedback(
         self, demonstrations: Demonstrations | None = None, preferences: Preferences | None = None

@@ -23,8 +23,13 @@ from aihf_control.data.demos import Demonstrations
 from aihf_control.data.preferences import Preferences
 from aihf_control.rewards.losses import preference_accuracy, preference_loss
 from aihf_control.sb3.model_files import CheckedLoad
-from aihf_control.sb3.relabel_buffer import DemonstrationReplayBuffer
-from aihf_control.validation import NonFiniteError, check_continuous_actions, check_policy_net_arch
+from aihf_control.sb3.relabel_buffer import DemonstrationReplayBuffer, attach_demonstrations
+from aihf_control.validation import (
+    NonFiniteError,
+    check_continuous_actions,
+    check_demo_batch_fraction,
+    check_policy_net_arch,
+)
 
 SelfIPL = TypeVar("SelfIPL", bound="IPL")
 
@@ -150,8 +155,7 @@ class IPL(CheckedLoad, SAC):
                     "reward_regularization must be >= 0, preference_batch_size >= 1 and bc_steps >= 0, got "
                     f"{reward_regularization}, {preference_batch_size} and {bc_steps}"
                 )
-            if not 0.0 <= demo_batch_fraction < 1.0:
-                raise ValueError(f"demo_batch_fraction must be in [0, 1), got {demo_batch_fraction}")
+            check_demo_batch_fraction(demo_batch_fraction)
             if preferences.segment_length < 2:
                 raise ValueError("IPL needs segments of at least 2 steps: r_Q(s, a) needs the next observation")
             env = maybe_make_env(env, 0) if isinstance(env, str) else env
@@ -181,14 +185,7 @@ class IPL(CheckedLoad, SAC):
 
     def _attach_batch_demonstrations(self) -> None:
         demos = getattr(self, "bc_demonstrations", None)
-        if demos is None or self.demo_batch_fraction == 0:
-            return
-        if not isinstance(self.replay_buffer, DemonstrationReplayBuffer):
-            raise TypeError(
-                f"demo_batch_fraction > 0 needs a DemonstrationReplayBuffer, got {type(self.replay_buffer).__name__}"
-            )
-        scaled = np.clip(self.policy.scale_action(demos.acts), -1.0, 1.0)
-        self.replay_buffer.set_demonstrations(demos.obs, scaled, demos.next_obs, demos.dones, self.demo_batch_fraction)
+        attach_demonstrations(self.replay_buffer, demos, self.policy, self.demo_batch_fraction)
 
     def set_preferences(self, preferences: Preferences) -> None:
         """Attach preferences to a loaded model so that it can go on learning."""
