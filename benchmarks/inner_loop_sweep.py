@@ -9,8 +9,10 @@ the last-third mean of the curve, and the lowest score after first reaching 90 (
     python -m benchmarks.inner_loop_sweep --env Walker2d-v5 --num-prefs 500 --seeds 0 1 2 --timesteps 150000
     python -m benchmarks.inner_loop_sweep --demonstrations aihf/hopper/expert-v1 ...   # another demonstrator
 
-Each run writes ``<logdir>/<env>/<variant>_prefs<P>_seed<S>.json`` when it ends; a run whose file exists is
-not run again, so a stopped sweep resumes by running the same command. ``--workers`` runs that many at once
+Each run writes ``<logdir>/<env>/<variant>_prefs<P>_seed<S>.json`` when it ends (with ``_<dataset>`` for
+another demonstrator than the shipped one), its curve so far after each evaluation, and a checkpoint (model,
+replay buffer, random states, curve) every ``--checkpoint-freq`` env steps. Running the same command again
+skips finished runs and resumes stopped ones from their last checkpoint. ``--workers`` runs that many at once
 (one torch thread each). The table is printed and written to ``<logdir>/<env>/table.md``.
 """
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
+import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--demonstrations", default=None, help="Minari dataset id (default: the shipped expert)")
     parser.add_argument("--preference-pool", default=None, help="Minari dataset id (default: the shipped mixed)")
     parser.add_argument("--net-arch", type=int, nargs="+", default=[64, 64], help="SAC/TQC/CrossQ and r_θ layers")
+    parser.add_argument(
+        "--checkpoint-freq", type=int, default=25_000, help="env steps between checkpoints a stopped run resumes from"
+    )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--logdir", default="runs/inner_loop_sweep")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra model arguments (JSON)")
@@ -90,7 +95,7 @@ def run_one(job: dict) -> dict:
     import torch
     from stable_baselines3.common.callbacks import BaseCallback
 
-    from aihf_control import TrueReturnEvalCallback
+    from aihf_control import ResumableCheckpointCallback, TrueReturnEvalCallback, load_checkpoint
     from aihf_control.data import (
         ScriptedTeacher,
         default_dataset_id,
@@ -99,6 +104,7 @@ def run_one(job: dict) -> dict:
         load_local_dataset,
         load_trajectories,
     )
+    from aihf_control.sb3 import latest_checkpoint, read_checkpoint_state
 
     torch.set_num_threads(1)
     env_id, seed = job["env"], job["seed"]
@@ -115,7 +121,25 @@ def run_one(job: dict) -> dict:
     model = build_model(job["variant"], env, demos, prefs, job["net_arch"], seed, job["extra"])
     evaluation = TrueReturnEvalCallback(gym.make(env_id), job["eval_freq"], job["eval_episodes"], verbose=1)
     path = Path(job["path"])
-    start = time.perf_counter()
+    checkpoints = path.with_suffix(".checkpoints")
+    resumed_from = latest_checkpoint(checkpoints)
+    if resumed_from is not None:  # the feedback is rebuilt from the seed; the rest comes from the checkpoint
+        feedback = {} if job["variant"].endswith("-true") else {"demonstrations": demos, "preferences": prefs}
+        model = load_checkpoint(type(model), resumed_from, env, **feedback)
+        saved = read_checkpoint_state(resumed_from)["extra"]
+        evaluation.curve = [tuple(point) for point in saved["curve"]]
+        evaluation.wall_times, evaluation.seconds_before = saved["wall_times"], saved["seconds"]
+        print(f"{path.stem}: resuming from {resumed_from} ({model.num_timesteps} env steps done)", flush=True)
+    saves = ResumableCheckpointCallback(
+        job["checkpoint_freq"],
+        checkpoints,
+        keep=1,
+        extra_state=lambda: {
+            "curve": evaluation.curve,
+            "wall_times": evaluation.wall_times,
+            "seconds": evaluation.elapsed(),
+        },
+    )
 
     def record(finished: bool) -> dict:
         returns = [float(r) for _, r, _ in evaluation.curve]
@@ -127,7 +151,7 @@ def run_one(job: dict) -> dict:
             "returns": returns,
             "scores": [100.0 * (r - low) / (high - low) for r in returns],
             "wall_times": [float(t) for t in evaluation.wall_times],
-            "seconds": time.perf_counter() - start,
+            "seconds": evaluation.elapsed(),  # training and evaluations, earlier sessions of a resumed run included
             "finished": finished,
         }
 
@@ -139,10 +163,15 @@ def run_one(job: dict) -> dict:
                 write_json(record(False), path.with_suffix(".partial.json"))
             return True
 
-    model.learn(job["timesteps"], callback=[evaluation, WriteRecord()])
+    model.learn(
+        job["timesteps"] - model.num_timesteps,
+        callback=[evaluation, WriteRecord(), saves],  # the checkpoint after the evaluation: it holds it
+        reset_num_timesteps=resumed_from is None,
+    )
     result = record(True)
     write_json(result, path)
     path.with_suffix(".partial.json").unlink(missing_ok=True)
+    shutil.rmtree(checkpoints, ignore_errors=True)
     return result
 
 
@@ -236,6 +265,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     extra = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
     folder = Path(args.logdir) / args.env
     suffix = "".join(f"_{k}{v}" for k, v in sorted(extra.items()))
+    for dataset in (args.demonstrations, args.preference_pool):  # another demonstrator: other runs
+        suffix += f"_{dataset.replace('/', '-')}" if dataset else ""
     jobs = [
         {
             "env": args.env,
@@ -250,6 +281,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             "preference_pool": args.preference_pool,
             "net_arch": args.net_arch,
             "extra": extra,
+            "checkpoint_freq": args.checkpoint_freq,
             "path": str(folder / f"{variant}{suffix}_prefs{args.num_prefs}_seed{seed}.json"),
         }
         for variant in args.variants
@@ -257,7 +289,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ]
     done = [json.loads(Path(j["path"]).read_text()) for j in jobs if Path(j["path"]).is_file()]
     todo = [j for j in jobs if not Path(j["path"]).is_file()]
-    print(f"{len(jobs)} runs on {args.env}: {len(done)} already done, {len(todo)} to run, {args.workers} at a time")
+    stopped = sum(Path(j["path"]).with_suffix(".checkpoints").is_dir() for j in todo)
+    print(
+        f"{len(jobs)} runs on {args.env}: {len(done)} already done, {len(todo)} to run ({stopped} resumed from a "
+        f"checkpoint), {args.workers} at a time"
+    )
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers) as pool:
             done += list(pool.map(run_one, todo))

@@ -32,7 +32,7 @@ import torch
 from minari import EpisodeMetadataCallback
 from minari.data_collector import EpisodeBuffer
 from minari.dataset.minari_dataset import parse_dataset_id
-from sb3_contrib import TQC
+from sb3_contrib import TQC, CrossQ
 from stable_baselines3 import SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
@@ -100,8 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--algo",
         choices=ALGORITHMS,
         default="sac",
-        help="algorithm of the demonstrator: SB3's sac or tqc (torch), or sbx-sac / sbx-tqc, the same algorithms "
-        "in SBX (jax), about 3x faster on CPU; those need `pip install sbx-rl` (the experts extra) (default: sac)",
+        help="algorithm of the demonstrator: SB3's sac, tqc or crossq (torch), or sbx-sac / sbx-tqc / sbx-crossq, the "
+        "same algorithms in SBX (jax), faster on CPU; those need `pip install sbx-rl` (the experts extra) "
+        "(default: sac)",
     )
     parser.add_argument(
         "--timesteps",
@@ -200,13 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-ALGORITHMS = ("sac", "tqc", "sbx-sac", "sbx-tqc")
+ALGORITHMS = ("sac", "tqc", "crossq", "sbx-sac", "sbx-tqc", "sbx-crossq")
 
 
 def algorithm_class(algo: str) -> type[BaseAlgorithm]:
     """The model class of ``--algo``: SB3 (torch) or SBX (jax, imported only when asked for)."""
     if not algo.startswith("sbx-"):
-        return TQC if algo == "tqc" else SAC
+        return {"sac": SAC, "tqc": TQC, "crossq": CrossQ}[algo]
     try:
         import sbx
     except ImportError as e:
@@ -214,7 +215,7 @@ def algorithm_class(algo: str) -> type[BaseAlgorithm]:
             f"--algo {algo} needs SBX (Stable-Baselines3 in jax): `pip install 'aihf-control[experts]'` "
             "(or `pip install sbx-rl`), or pass --algo sac to train with SB3 and torch"
         ) from e
-    return sbx.TQC if algo == "sbx-tqc" else sbx.SAC
+    return {"sbx-sac": sbx.SAC, "sbx-tqc": sbx.TQC, "sbx-crossq": sbx.CrossQ}[algo]
 
 
 def save_atomically(model: BaseAlgorithm, path: Path) -> None:
