@@ -463,8 +463,8 @@ def test_vec_env_and_vec_normalize(feedback_factory, small_aihf_kwargs):
     np.random.seed(0)
     batch = model.replay_buffer.sample(64, env=model._vec_normalize_env)
     np.random.seed(0)
-    raw = super(type(model.replay_buffer), model.replay_buffer)._get_samples(
-        np.random.randint(0, model.replay_buffer.size(), size=64)
+    raw = ReplayBuffer._get_samples(  # the stored rows, before relabelling and normalisation
+        model.replay_buffer, np.random.randint(0, model.replay_buffer.size(), size=64)
     )
     env_actions = torch.as_tensor(model.policy.unscale_action(raw.actions.numpy()))  # the buffer holds [-1, 1]
     expected = model.reward_net(raw.observations, env_actions)

@@ -36,6 +36,7 @@ class DemonstrationReplayBuffer(ReplayBuffer):
 
     demo_fraction: float = 0.0
     demo_rows: ReplayBufferSamples | None = None
+    _num_demo: int = 0  # demonstration rows of the batch being sampled
 
     def set_demonstrations(
         self,
@@ -79,24 +80,37 @@ class DemonstrationReplayBuffer(ReplayBuffer):
         return min(batch_size - 1, round(self.demo_fraction * batch_size))
 
     def sample(self, batch_size: int, env: VecNormalize | None = None) -> ReplayBufferSamples:
-        num_demo = self.num_demo_rows(batch_size)
-        rows = super().sample(batch_size - num_demo, env=env)
-        if num_demo == 0:
-            return rows
-        picked = torch.as_tensor(np.random.randint(0, len(self.demo_rows.observations), num_demo), device=self.device)
-        demo = self._with_rewards(ReplayBufferSamples(*(None if x is None else x[picked] for x in self.demo_rows)))
-        if env is not None:
-            demo = demo._replace(
-                observations=self.to_torch(self._normalize_obs(demo.observations.cpu().numpy(), env)),
-                next_observations=self.to_torch(self._normalize_obs(demo.next_observations.cpu().numpy(), env)),
+        # SB3 draws the replayed rows' indices and calls _get_samples, which appends the demonstration rows:
+        # the whole batch is then rewarded and normalised in one pass.
+        self._num_demo = self.num_demo_rows(batch_size)
+        try:
+            return super().sample(batch_size - self._num_demo, env=env)
+        finally:
+            self._num_demo = 0
+
+    def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> ReplayBufferSamples:
+        rows = super()._get_samples(batch_inds, env=None)  # raw observations: a reward net sees the env's units
+        if self._num_demo > 0:
+            picked = torch.as_tensor(np.random.randint(0, len(self.demo_rows.observations), self._num_demo))
+            rows = ReplayBufferSamples(  # fields SB3 leaves None (n-step discounts) stay None
+                *(
+                    a if b is None else torch.cat([a, b[picked.to(b.device)].to(a.dtype)])
+                    for a, b in zip(rows, self.demo_rows, strict=True)
+                )
             )
-        return ReplayBufferSamples(
-            *(a if b is None else torch.cat([a, b.to(a.dtype)]) for a, b in zip(rows, demo, strict=True))
+        rows = self._with_rewards(rows, env)
+        if env is None:
+            return rows
+        return rows._replace(
+            observations=self.to_torch(self._normalize_obs(rows.observations.cpu().numpy(), env)),
+            next_observations=self.to_torch(self._normalize_obs(rows.next_observations.cpu().numpy(), env)),
         )
 
-    def _with_rewards(self, rows: ReplayBufferSamples) -> ReplayBufferSamples:
-        """The rewards of raw demonstration rows (none here; ``RelabelingReplayBuffer`` gives r_θ)."""
-        return rows
+    def _with_rewards(self, rows: ReplayBufferSamples, env: VecNormalize | None) -> ReplayBufferSamples:
+        """The rewards of a raw batch: the stored ones, normalised like SB3's (demonstration rows: NaN)."""
+        if env is None:
+            return rows
+        return rows._replace(rewards=self.to_torch(self._normalize_reward(rows.rewards.cpu().numpy(), env)))
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -142,16 +156,7 @@ class RelabelingReplayBuffer(DemonstrationReplayBuffer):
         """:param reward_fn: maps (obs, acts, terminated) tensors of a batch to (B,) rewards"""
         self.reward_fn = reward_fn
 
-    def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> ReplayBufferSamples:
-        samples = self._with_rewards(super()._get_samples(batch_inds, env=None))  # r_θ sees raw observations
-        if env is not None:
-            samples = samples._replace(
-                observations=self.to_torch(self._normalize_obs(samples.observations.cpu().numpy(), env)),
-                next_observations=self.to_torch(self._normalize_obs(samples.next_observations.cpu().numpy(), env)),
-            )
-        return samples
-
-    def _with_rewards(self, rows: ReplayBufferSamples) -> ReplayBufferSamples:
+    def _with_rewards(self, rows: ReplayBufferSamples, env: VecNormalize | None) -> ReplayBufferSamples:
         if self.reward_fn is None:
             raise RuntimeError("RelabelingReplayBuffer has no reward function: call set_reward_fn(...) before sampling")
         with torch.no_grad():
