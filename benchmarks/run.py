@@ -232,8 +232,7 @@ def resume_model(spec: RunSpec, checkpoint: Path, env: gym.Env, demos: Any, pref
     else:
         return load_checkpoint(cls, checkpoint, env)
     if spec.method.endswith("-batches"):  # feedback is not saved: the demonstrations of the minibatches again
-        model.bc_demonstrations = demos
-        model._attach_batch_demonstrations()
+        model.set_demonstrations(demos)
     return model
 
 

@@ -179,3 +179,25 @@ def test_rlhf_and_ipl_put_their_bc_demonstrations_into_batches_only_when_asked(h
     assert isinstance(ipl.replay_buffer, DemonstrationReplayBuffer) and ipl.replay_buffer.num_demo_rows(64) == 32
     ipl.learn(200)
     assert all(torch.isfinite(p).all() for p in ipl.policy.parameters())
+
+
+def test_a_loaded_rlhf_or_ipl_gets_its_demonstration_batches_back_with_set_demonstrations(
+    tmp_path, hopper_demos, hopper_prefs, small_aihf_kwargs
+):
+    kwargs = {k: v for k, v in small_aihf_kwargs.items() if k not in ("reward_net_arch",)}
+    ipl_kwargs = {
+        k: v for k, v in kwargs.items() if k not in ("alignment_steps", "reward_gradient_steps", "reward_batch_size")
+    }
+    for cls, extra in ((RLHF, {"reward_net_arch": (32, 32), **kwargs}), (IPL, ipl_kwargs)):
+        model = cls("MlpPolicy", "Hopper-v5", demonstrations=hopper_demos, preferences=hopper_prefs, bc_steps=10,
+                    demo_batch_fraction=0.5, **extra)
+        model.learn(120)
+        model.save(tmp_path / cls.__name__)
+        loaded = cls.load(tmp_path / cls.__name__, env=gym.make("Hopper-v5"), preferences=hopper_prefs) \
+            if cls is RLHF else cls.load(tmp_path / cls.__name__, env=gym.make("Hopper-v5"))
+        assert loaded.replay_buffer.num_demo_rows(64) == 0  # feedback is not saved with a model
+        loaded.set_demonstrations(hopper_demos)
+        assert loaded.replay_buffer.num_demo_rows(64) == 32 and loaded.bc_done
+        with pytest.raises(ValueError, match="observation"):
+            loaded.set_demonstrations(Demonstrations(np.zeros((4, 3)), np.zeros((4, 3)), np.zeros((4, 3)),
+                                                     np.zeros(4, dtype=bool)))

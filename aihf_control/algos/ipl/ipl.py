@@ -183,6 +183,16 @@ class IPL(CheckedLoad, SAC):
         super()._setup_model()
         self._attach_batch_demonstrations()
 
+    def set_demonstrations(self, demonstrations: Demonstrations) -> None:
+        """Attach demonstrations to a loaded model (feedback is not saved with it): the share
+        ``demo_batch_fraction`` of its minibatches draws from them; a BC start already done is not repeated.
+
+        :param demonstrations: the transitions, in the env's action units
+        """
+        demonstrations.check_spaces(self.observation_space, self.action_space)
+        self.bc_demonstrations = demonstrations
+        self._attach_batch_demonstrations()
+
     def _attach_batch_demonstrations(self) -> None:
         demos = getattr(self, "bc_demonstrations", None)
         attach_demonstrations(self.replay_buffer, demos, self.policy, self.demo_batch_fraction)

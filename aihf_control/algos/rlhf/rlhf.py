@@ -111,6 +111,16 @@ class RLHF(AIHF):
         clone_before_learning(self)
         return super().learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
 
+    def set_demonstrations(self, demonstrations: Demonstrations) -> None:
+        """Attach demonstrations to a loaded model (feedback is not saved with it): the share
+        ``demo_batch_fraction`` of its minibatches draws from them; a BC start already done is not repeated.
+
+        :param demonstrations: the transitions, in the env's action units
+        """
+        demonstrations.check_spaces(self.observation_space, self.action_space)
+        self.bc_demonstrations = demonstrations
+        self._attach_batch_demonstrations()
+
     def _batch_demonstrations(self) -> Demonstrations | None:
         return getattr(self, "bc_demonstrations", None)  # RLHF's reward never sees them: only BC and the batches
 
