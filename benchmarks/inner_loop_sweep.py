@@ -200,7 +200,70 @@ def summary(record: dict) -> dict:
 
 
 def suffix(record: dict) -> str:
-    return "".join(f" {k}={v}" for k, v in sorted(record.get("extra", {}).items()))
+    """The record's differences from its variant: extra arguments and another demonstrator than the shipped one."""
+    text = "".join(f" {k}={v}" for k, v in sorted(record.get("extra", {}).items()))
+    demonstrations = record.get("demonstrations") or ""
+    return text if demonstrations.endswith("/expert-v0") else f"{text} [{demonstrations}]"
+
+
+def targets(records: list[dict]) -> list[dict]:
+    """Each configuration's seeds together, against the issue's targets: the mean curve over seeds reaches 90,
+    the mean of its last third is ≥ 85, and it never drops below 60 after first reaching 90.
+
+    Curves are cut to the evaluations all seeds have (a stopped run shortens its group's curve). The CI is the
+    95% bootstrap interval of the seeds' last-third mean (undefined with one seed).
+    """
+    from benchmarks.report import bootstrap_ci
+
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["variant"], suffix(r), r["num_prefs"]), []).append(r)
+    rows = []
+    for (variant, extra, prefs), runs in sorted(groups.items()):
+        n = min(len(r["scores"]) for r in runs)
+        curves = np.array([r["scores"][:n] for r in runs])  # (seeds, evaluations)
+        mean, steps = curves.mean(axis=0), runs[0]["steps"][:n]
+        third = max(1, n // 3)
+        per_seed_last_third = curves[:, -third:].mean(axis=1)
+        bounds = bootstrap_ci(lambda x: x.mean(axis=(1, 2)), per_seed_last_third[:, None])
+        reached = np.flatnonzero(mean >= 90)
+        first = int(reached[0]) if len(reached) else None
+        rows.append(
+            {
+                "configuration": f"{variant}{extra}",
+                "prefs": prefs,
+                "seeds": sorted(r["seed"] for r in runs),
+                "env_steps": steps[-1],
+                "steps_to_90": steps[first] if first is not None else None,
+                "last_third": float(mean[-third:].mean()),
+                "last_third_ci": None if bounds is None else (float(bounds[0]), float(bounds[1])),
+                "min_after_90": float(mean[first:].min()) if first is not None else None,
+            }
+        )
+    return rows
+
+
+def targets_table(rows: list[dict]) -> str:
+    def verdict(ok: bool | None) -> str:
+        return "—" if ok is None else ("met" if ok else "**not met**")
+
+    lines = [
+        "| configuration | prefs | seeds | env steps | mean reaches 90 at | last third of the mean [95% CI] | "
+        "min of the mean after 90 | ≥ 90 within 150k | last third ≥ 85 | none < 60 after 90 |",
+        "|---|---:|---|---:|---:|---:|---:|---|---|---|",
+    ]
+    for r in rows:
+        ci = "" if r["last_third_ci"] is None else f" [{r['last_third_ci'][0]:.0f}, {r['last_third_ci'][1]:.0f}]"
+        reached = r["steps_to_90"] is not None and r["steps_to_90"] <= 150_000
+        full = r["env_steps"] >= 150_000  # a verdict on the last third needs the whole curve
+        lines.append(
+            f"| {r['configuration']} | {r['prefs']} | {', '.join(map(str, r['seeds']))} | {r['env_steps']:,} | "
+            f"{'—' if r['steps_to_90'] is None else format(r['steps_to_90'], ',')} | {r['last_third']:.0f}{ci} | "
+            f"{'—' if r['min_after_90'] is None else format(r['min_after_90'], '.0f')} | "
+            f"{verdict(reached if reached or full else None)} | {verdict(r['last_third'] >= 85 if full else None)} | "
+            f"{verdict(None if r['min_after_90'] is None else r['min_after_90'] >= 60)} |"
+        )
+    return "\n".join(lines)
 
 
 def table(records: list[dict]) -> str:
@@ -260,6 +323,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
             raise SystemExit(f"no runs with evaluations in {folder}: run the sweep with --logdir {args.logdir} first")
         plot(records, folder / "curves.png")
         print(table(records))
+        print("\nSeeds together, against the targets (the mean curve over seeds):\n")
+        print(targets_table(targets(records)))
         print(f"curves: {folder / 'curves.png'}")
         return records
     extra = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
