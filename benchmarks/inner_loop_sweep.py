@@ -73,20 +73,19 @@ def build_model(variant: str, env: Any, demos: Any, prefs: Any, net_arch: list[i
     import aihf_control
 
     algorithm, kwargs = VARIANTS[variant]
-    common = {"policy_kwargs": {"net_arch": net_arch}, "learning_starts": 5_000, "seed": seed, "verbose": 0}
-    if algorithm in ("SAC", "CrossQ"):  # the references: the true reward (the other variants never read it)
-        return {"SAC": SAC, "CrossQ": CrossQ}[algorithm]("MlpPolicy", env, **common)
-    cls = getattr(aihf_control, algorithm)
-    return cls(
-        "MlpPolicy",
-        env,
-        demonstrations=demos,
-        preferences=prefs,
-        reward_net_arch=net_arch,
-        **common,
+    # --set overrides the variant's and the sweep's arguments (e.g. policy_kwargs with wider critics)
+    arguments = {
+        "policy_kwargs": {"net_arch": net_arch},
+        "learning_starts": 5_000,
+        "seed": seed,
+        "verbose": 0,
         **kwargs,
         **extra,
-    )
+    }
+    if algorithm in ("SAC", "CrossQ"):  # the references: the true reward (the other variants never read it)
+        return {"SAC": SAC, "CrossQ": CrossQ}[algorithm]("MlpPolicy", env, **arguments)
+    cls = getattr(aihf_control, algorithm)
+    return cls("MlpPolicy", env, demonstrations=demos, preferences=prefs, **{"reward_net_arch": net_arch, **arguments})
 
 
 def run_one(job: dict) -> dict:
