@@ -35,6 +35,11 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "sac-demo50": ("AIHF", {"demo_batch_fraction": 0.5}),
     "tqc-demo50": ("AIHFTQC", {"demo_batch_fraction": 0.5}),
     "crossq-demo50": ("AIHFCrossQ", {"demo_batch_fraction": 0.5}),
+    # BatchRenorm's batch-statistics phase cut from sb3-contrib's 100k updates to the CrossQ paper's 5k
+    "crossq-demo50-renorm5k": (
+        "AIHFCrossQ",
+        {"demo_batch_fraction": 0.5, "policy_kwargs": {"renorm_warmup_steps": 5_000}},
+    ),
     "crossq": ("AIHFCrossQ", {"demo_batch_fraction": 0.0}),
     "sac-true": ("SAC", {}),
     "crossq-true": ("CrossQ", {}),
@@ -74,13 +79,11 @@ def build_model(variant: str, env: Any, demos: Any, prefs: Any, net_arch: list[i
 
     algorithm, kwargs = VARIANTS[variant]
     # --set overrides the variant's and the sweep's arguments (e.g. policy_kwargs with wider critics)
-    arguments = {
-        "policy_kwargs": {"net_arch": net_arch},
-        "learning_starts": 5_000,
-        "seed": seed,
-        "verbose": 0,
-        **kwargs,
-        **extra,
+    arguments = {"learning_starts": 5_000, "seed": seed, "verbose": 0, **kwargs, **extra}
+    arguments["policy_kwargs"] = {
+        "net_arch": net_arch,
+        **kwargs.get("policy_kwargs", {}),
+        **extra.get("policy_kwargs", {}),
     }
     if algorithm in ("SAC", "CrossQ"):  # the references: the true reward (the other variants never read it)
         return {"SAC": SAC, "CrossQ": CrossQ}[algorithm]("MlpPolicy", env, **arguments)
