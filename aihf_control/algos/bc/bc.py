@@ -104,6 +104,20 @@ class BehaviourCloner:
         return metrics
 
 
+class BCStart:
+    """For learners that start from a behaviour-cloned actor (RLHF, IPL): their demonstrations after ``load``."""
+
+    def set_demonstrations(self, demonstrations: Demonstrations) -> None:
+        """Attach demonstrations to a loaded model (feedback is not saved with it): the share
+        ``demo_batch_fraction`` of its minibatches draws from them; a BC start already done is not repeated.
+
+        :param demonstrations: the transitions, in the env's action units
+        """
+        demonstrations.check_spaces(self.observation_space, self.action_space)
+        self.bc_demonstrations = demonstrations
+        self._attach_batch_demonstrations()
+
+
 def clone_before_learning(model: SAC) -> None:
     """Behaviour-clone ``model``'s actor on ``model.bc_demonstrations`` once, before its first ``learn``.
 

@@ -17,7 +17,7 @@ from stable_baselines3 import SAC
 from stable_baselines3.common.base_class import maybe_make_env
 from stable_baselines3.common.utils import polyak_update
 
-from aihf_control.algos.bc.bc import clone_before_learning
+from aihf_control.algos.bc.bc import BCStart, clone_before_learning
 from aihf_control.data.defaults import shipped_feedback
 from aihf_control.data.demos import Demonstrations
 from aihf_control.data.preferences import Preferences
@@ -85,7 +85,7 @@ def ipl_loss(
     return preference_loss(returns_1, returns_2, labels) + regularization * squares.sum(dim=1).mean() / count
 
 
-class IPL(CheckedLoad, SAC):
+class IPL(BCStart, CheckedLoad, SAC):
     """Inverse Preference Learning, online, SAC-based, started from a BC policy as in the AIHF paper.
 
     Each gradient step samples replay transitions and preference pairs. For a segment of T steps the
@@ -181,16 +181,6 @@ class IPL(CheckedLoad, SAC):
 
     def _setup_model(self) -> None:
         super()._setup_model()
-        self._attach_batch_demonstrations()
-
-    def set_demonstrations(self, demonstrations: Demonstrations) -> None:
-        """Attach demonstrations to a loaded model (feedback is not saved with it): the share
-        ``demo_batch_fraction`` of its minibatches draws from them; a BC start already done is not repeated.
-
-        :param demonstrations: the transitions, in the env's action units
-        """
-        demonstrations.check_spaces(self.observation_space, self.action_space)
-        self.bc_demonstrations = demonstrations
         self._attach_batch_demonstrations()
 
     def _attach_batch_demonstrations(self) -> None:

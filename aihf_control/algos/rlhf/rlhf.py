@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import gymnasium as gym
 
 from aihf_control.algos.aihf.aihf import AIHF
-from aihf_control.algos.bc.bc import clone_before_learning
+from aihf_control.algos.bc.bc import BCStart, clone_before_learning
 from aihf_control.data.defaults import shipped_feedback
 from aihf_control.data.demos import Demonstrations
 from aihf_control.data.preferences import Preferences
@@ -20,7 +20,7 @@ from aihf_control.data.preferences import Preferences
 SelfRLHF = TypeVar("SelfRLHF", bound="RLHF")
 
 
-class RLHF(AIHF):
+class RLHF(BCStart, AIHF):
     """Reinforcement learning from human feedback (Christiano et al. 2017) on SB3 SAC; with
     ``reward_ensemble_size=3`` and ``query_selection="disagreement"`` it is PEBBLE-style (Lee et al. 2021).
 
@@ -110,16 +110,6 @@ class RLHF(AIHF):
     ) -> SelfRLHF:
         clone_before_learning(self)
         return super().learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
-
-    def set_demonstrations(self, demonstrations: Demonstrations) -> None:
-        """Attach demonstrations to a loaded model (feedback is not saved with it): the share
-        ``demo_batch_fraction`` of its minibatches draws from them; a BC start already done is not repeated.
-
-        :param demonstrations: the transitions, in the env's action units
-        """
-        demonstrations.check_spaces(self.observation_space, self.action_space)
-        self.bc_demonstrations = demonstrations
-        self._attach_batch_demonstrations()
 
     def _batch_demonstrations(self) -> Demonstrations | None:
         return getattr(self, "bc_demonstrations", None)  # RLHF's reward never sees them: only BC and the batches
