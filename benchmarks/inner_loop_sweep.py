@@ -34,8 +34,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "sac-demo25": ("AIHF", {"demo_batch_fraction": 0.25}),
     "sac-demo50": ("AIHF", {"demo_batch_fraction": 0.5}),
     "tqc-demo50": ("AIHFTQC", {"demo_batch_fraction": 0.5}),
-    "crossq-demo50": ("AIHFCrossQ", {"demo_batch_fraction": 0.5}),
-    # BatchRenorm's batch-statistics phase cut from sb3-contrib's 100k updates to the CrossQ paper's 5k
+    # sb3-contrib's BatchRenorm warmup (100k updates of each network), as these runs were first measured
+    "crossq-demo50": ("AIHFCrossQ", {"demo_batch_fraction": 0.5, "policy_kwargs": {"renorm_warmup_steps": 100_000}}),
+    # the CrossQ paper's 5k: AIHFCrossQ's default
     "crossq-demo50-renorm5k": (
         "AIHFCrossQ",
         {"demo_batch_fraction": 0.5, "policy_kwargs": {"renorm_warmup_steps": 5_000}},

@@ -201,3 +201,14 @@ def test_a_loaded_rlhf_or_ipl_gets_its_demonstration_batches_back_with_set_demon
         with pytest.raises(ValueError, match="observation"):
             loaded.set_demonstrations(Demonstrations(np.zeros((4, 3)), np.zeros((4, 3)), np.zeros((4, 3)),
                                                      np.zeros(4, dtype=bool)))
+
+
+def test_aihf_crossq_leaves_batch_statistics_after_5k_updates_unless_told_otherwise():
+    def warmups(model: AIHFCrossQ) -> set[int]:
+        return {m.warmup_steps for m in model.policy.modules() if hasattr(m, "warmup_steps")}
+
+    kwargs = {"policy_kwargs": {"net_arch": [16, 16]}, "reward_net_arch": (16, 16), "preference_weight": 0.0}
+    demos = Demonstrations(np.zeros((8, 3)), np.zeros((8, 1)), np.zeros((8, 3)), np.zeros(8, dtype=bool))
+    assert warmups(AIHFCrossQ("MlpPolicy", "Pendulum-v1", demonstrations=demos, **kwargs)) == {5_000}
+    kwargs["policy_kwargs"]["renorm_warmup_steps"] = 100_000  # sb3-contrib's own default, when asked for
+    assert warmups(AIHFCrossQ("MlpPolicy", "Pendulum-v1", demonstrations=demos, **kwargs)) == {100_000}
