@@ -213,8 +213,8 @@ def targets(records: list[dict]) -> list[dict]:
     """Each configuration's seeds together, against the issue's targets: the mean curve over seeds reaches 90,
     the mean of its last third is ≥ 85, and it never drops below 60 after first reaching 90.
 
-    Curves are cut to the evaluations all seeds have (a stopped run shortens its group's curve). The CI is the
-    95% bootstrap interval of the seeds' last-third mean (undefined with one seed).
+    A group's curve is the mean of its longest runs; seeds stopped earlier are named, not averaged. The CI is
+    the 95% bootstrap interval of the seeds' last-third mean (undefined with one seed).
     """
     from benchmarks.report import bootstrap_ci
 
@@ -222,9 +222,11 @@ def targets(records: list[dict]) -> list[dict]:
     for r in records:
         groups.setdefault((r["variant"], suffix(r), r["num_prefs"]), []).append(r)
     rows = []
-    for (variant, extra, prefs), runs in sorted(groups.items()):
-        n = min(len(r["scores"]) for r in runs)
-        curves = np.array([r["scores"][:n] for r in runs])  # (seeds, evaluations)
+    for (variant, extra, prefs), group in sorted(groups.items()):
+        n = max(len(r["scores"]) for r in group)
+        runs = [r for r in group if len(r["scores"]) == n]
+        shorter = sorted((r["seed"], r["steps"][-1]) for r in group if len(r["scores"]) < n)
+        curves = np.array([r["scores"] for r in runs])  # (seeds, evaluations)
         mean, steps = curves.mean(axis=0), runs[0]["steps"][:n]
         third = max(1, n // 3)
         per_seed_last_third = curves[:, -third:].mean(axis=1)
@@ -236,6 +238,7 @@ def targets(records: list[dict]) -> list[dict]:
                 "configuration": f"{variant}{extra}",
                 "prefs": prefs,
                 "seeds": sorted(r["seed"] for r in runs),
+                "left_out": shorter,
                 "env_steps": steps[-1],
                 "steps_to_90": steps[first] if first is not None else None,
                 "last_third": float(mean[-third:].mean()),
@@ -260,7 +263,9 @@ def targets_table(rows: list[dict]) -> str:
         reached = r["steps_to_90"] is not None and r["steps_to_90"] <= 150_000
         full = r["env_steps"] >= 150_000  # a verdict on the last third needs the whole curve
         lines.append(
-            f"| {r['configuration']} | {r['prefs']} | {', '.join(map(str, r['seeds']))} | {r['env_steps']:,} | "
+            f"| {r['configuration']} | {r['prefs']} | {', '.join(map(str, r['seeds']))}"
+            f"{''.join(f' (seed {seed} left out: {steps // 1000}k)' for seed, steps in r['left_out'])} | "
+            f"{r['env_steps']:,} | "
             f"{'—' if r['steps_to_90'] is None else format(r['steps_to_90'], ',')} | {r['last_third']:.0f}{ci} | "
             f"{'—' if r['min_after_90'] is None else format(r['min_after_90'], '.0f')} | "
             f"{verdict(reached if reached or full else None)} | {verdict(r['last_third'] >= 85 if full else None)} | "

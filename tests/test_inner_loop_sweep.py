@@ -1,0 +1,48 @@
+"""The inner-loop sweep's report: per-run summaries and the seeds-together check against the targets."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.inner_loop_sweep import build_model, summary, targets, targets_table
+
+
+def record(seed: int, scores: list[float], variant: str = "crossq-demo50", finished: bool = True) -> dict:
+    steps = [5_000 * (i + 1) for i in range(len(scores))]
+    return {
+        "env": "Hopper-v5",
+        "variant": variant,
+        "seed": seed,
+        "num_prefs": 500,
+        "extra": {},
+        "demonstrations": "aihf/hopper/expert-v0",
+        "steps": steps,
+        "scores": scores,
+        "wall_times": [10.0 * (i + 1) for i in range(len(scores))],
+        "seconds": 10.0 * len(scores),
+        "finished": finished,
+    }
+
+
+def test_summary_finds_the_first_90_and_the_drop_after_it():
+    s = summary(record(0, [10, 95, 40, 100, 98, 99]))
+    assert s["steps_to_90"] == 10_000 and s["min_after_90"] == 40 and s["last_third"] == pytest.approx(98.5)
+
+
+def test_seeds_are_averaged_and_a_drop_in_one_seed_is_judged_on_the_mean():
+    full = 30  # 150k env steps at one evaluation per 5k
+    a = record(0, [50] + [100] * (full - 1))
+    b = record(1, [50] + [100] * 9 + [0] + [100] * (full - 11))  # one seed falls once, to 0
+    c = record(2, [50, 60])  # stopped early: named, not averaged
+    (row,) = targets([a, b, c])
+    assert row["seeds"] == [0, 1] and row["left_out"] == [(2, 10_000)]
+    assert row["steps_to_90"] == 10_000 and row["min_after_90"] == pytest.approx(50.0)
+    assert row["last_third_ci"] is not None
+    table = targets_table([row])
+    assert "seed 2 left out: 10k" in table and "**not met**" in table  # the mean's 50 is below 60
+
+
+def test_set_overrides_reach_the_true_reward_reference_and_keep_the_sweeps_net_arch():
+    gym = pytest.importorskip("gymnasium")
+    model = build_model("crossq-true", gym.make("Hopper-v5"), None, None, [16, 16], 0, {"learning_rate": 3e-4})
+    assert model.learning_rate == 3e-4 and model.policy_kwargs["net_arch"] == [16, 16]
