@@ -309,3 +309,12 @@ def test_make_dataset_records_expert_and_mixed_datasets(tmp_path: Path, empty_st
         ]
     )
     assert minari.load_dataset("aihf/pendulum/expert-v1").total_episodes == 1
+
+
+def test_make_dataset_knows_crossq_in_torch_and_in_jax():
+    from sb3_contrib import CrossQ
+
+    from aihf_control.data.make_dataset import ALGORITHMS, algorithm_class, algorithm_label
+
+    assert algorithm_class("crossq") is CrossQ and {"crossq", "sbx-crossq"} <= set(ALGORITHMS)
+    assert algorithm_label("sbx-crossq") == "SBX CROSSQ"
