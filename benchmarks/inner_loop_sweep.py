@@ -129,19 +129,13 @@ def run_one(job: dict) -> dict:
     if resumed_from is not None:  # the feedback is rebuilt from the seed; the rest comes from the checkpoint
         feedback = {} if job["variant"].endswith("-true") else {"demonstrations": demos, "preferences": prefs}
         model = load_checkpoint(type(model), resumed_from, env, **feedback)
-        saved = read_checkpoint_state(resumed_from)["extra"]
-        evaluation.curve = [tuple(point) for point in saved["curve"]]
-        evaluation.wall_times, evaluation.seconds_before = saved["wall_times"], saved["seconds"]
+        evaluation.restore_state(read_checkpoint_state(resumed_from)["extra"])
         print(f"{path.stem}: resuming from {resumed_from} ({model.num_timesteps} env steps done)", flush=True)
     saves = ResumableCheckpointCallback(
         job["checkpoint_freq"],
         checkpoints,
         keep=1,
-        extra_state=lambda: {
-            "curve": evaluation.curve,
-            "wall_times": evaluation.wall_times,
-            "seconds": evaluation.elapsed(),
-        },
+        extra_state=evaluation.state,
     )
 
     def record(finished: bool) -> dict:

@@ -272,20 +272,14 @@ def run_one(spec: RunSpec) -> dict:
     resumed_from = latest_checkpoint(checkpoints) if p.checkpoint_freq and spec.method != "bc" else None
     if resumed_from is not None:
         model = resume_model(spec, resumed_from, env, demos, prefs)
-        saved = read_checkpoint_state(resumed_from)["extra"]
-        evaluation.curve = [tuple(point) for point in saved["curve"]]
-        evaluation.wall_times, evaluation.seconds_before = saved["wall_times"], saved["seconds"]
+        evaluation.restore_state(read_checkpoint_state(resumed_from)["extra"])
         print(f"{spec.name}: resuming from {resumed_from} ({model.num_timesteps} env steps done)", flush=True)
     if p.checkpoint_freq and spec.method != "bc":  # after the evaluation: a checkpoint holds the eval at its step
         callbacks.append(
             ResumableCheckpointCallback(
                 p.checkpoint_freq,
                 checkpoints,
-                extra_state=lambda: {
-                    "curve": evaluation.curve,
-                    "wall_times": evaluation.wall_times,
-                    "seconds": evaluation.elapsed(),
-                },
+                extra_state=evaluation.state,
             )
         )
     steps_before = model.num_timesteps if resumed_from is not None else 0

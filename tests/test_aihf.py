@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import gymnasium as gym
@@ -436,6 +437,13 @@ def test_true_return_eval_callback(tmp_path, hopper_demos, small_aihf_kwargs):
     np.testing.assert_allclose([float(r["eval/true_return_std"]) for r in rows], [s for _, _, s in callback.curve])
     # with a reward of 1 per step the true return equals the episode length: no learned reward in there
     np.testing.assert_allclose([float(r["eval/true_return"]) for r in rows], [float(r["eval/ep_length"]) for r in rows])
+
+    # A checkpoint's state of the callback carries the curve and the seconds over to a resumed run.
+    state = json.loads(json.dumps(callback.state()))  # as a checkpoint's state.json stores it
+    resumed = TrueReturnEvalCallback(gym.make("Hopper-v5"), eval_freq=100)
+    resumed.restore_state(state)
+    assert resumed.curve == callback.curve and resumed.wall_times == callback.wall_times
+    assert resumed.elapsed() >= state["seconds"] > 0
 
 
 def test_eval_callback_rejects_bad_frequency():

@@ -67,6 +67,16 @@ class TrueReturnEvalCallback(BaseCallback):
         """Seconds of training so far, earlier learn calls of a resumed run included."""
         return self.seconds_before + time.perf_counter() - self._start
 
+    def state(self) -> dict:
+        """The curve and the training seconds so far, JSON-serialisable: a checkpoint's ``extra_state``
+        (``ResumableCheckpointCallback(..., extra_state=callback.state)``), read back by ``restore_state``."""
+        return {"curve": self.curve, "wall_times": self.wall_times, "seconds": self.elapsed()}
+
+    def restore_state(self, state: dict) -> None:
+        """Go on from ``state()`` of an earlier run: its curve is kept and its seconds count in ``elapsed``."""
+        self.curve = [tuple(point) for point in state["curve"]]
+        self.wall_times, self.seconds_before = list(state["wall_times"]), float(state["seconds"])
+
     def evaluate(self) -> float:
         """Evaluate now, log, and return the mean true return."""
         self.wall_times.append(self.elapsed())

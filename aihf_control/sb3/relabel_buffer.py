@@ -91,10 +91,11 @@ class DemonstrationReplayBuffer(ReplayBuffer):
     def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> ReplayBufferSamples:
         rows = super()._get_samples(batch_inds, env=None)  # raw observations: a reward net sees the env's units
         if self._num_demo > 0:
-            picked = torch.as_tensor(np.random.randint(0, len(self.demo_rows.observations), self._num_demo))
+            picked = np.random.randint(0, len(self.demo_rows.observations), self._num_demo)
+            picked = torch.as_tensor(picked, device=self.device)  # the demonstration rows' device
             rows = ReplayBufferSamples(  # fields SB3 leaves None (n-step discounts) stay None
                 *(
-                    a if b is None else torch.cat([a, b[picked.to(b.device)].to(a.dtype)])
+                    a if b is None else torch.cat([a, b[picked].to(a.dtype)])
                     for a, b in zip(rows, self.demo_rows, strict=True)
                 )
             )
