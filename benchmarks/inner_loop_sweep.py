@@ -19,6 +19,7 @@ skips finished runs and resumes stopped ones from their last checkpoint. ``--wor
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import shutil
@@ -26,7 +27,14 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.monitor import Monitor
+
+from aihf_control.sb3.averaged_actor import update_average
 
 # Each variant: the inner algorithm and the AIHF arguments that differ from the library's defaults.
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -36,7 +44,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "tqc-demo50": ("AIHFTQC", {"demo_batch_fraction": 0.5}),
     # sb3-contrib's BatchRenorm warmup (100k updates of each network), as these runs were first measured
     "crossq-demo50": ("AIHFCrossQ", {"demo_batch_fraction": 0.5, "policy_kwargs": {"renorm_warmup_steps": 100_000}}),
-    # the CrossQ paper's 5k: AIHFCrossQ's default
+    # the CrossQ paper's 5k: AIHFCrossQ's default (its records before the averaged actor: `actor_averaging=None`)
     "crossq-demo50-renorm5k": (
         "AIHFCrossQ",
         {"demo_batch_fraction": 0.5, "policy_kwargs": {"renorm_warmup_steps": 5_000}},
@@ -67,16 +75,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--logdir", default="runs/inner_loop_sweep")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra model arguments (JSON)")
     parser.add_argument(
+        "--averaged-actors",
+        nargs="*",
+        type=float,
+        default=[],
+        metavar="TAU",
+        help="also evaluate Polyak averages of the actor (rate per env step) at each evaluation; the run is unchanged",
+    )
+    parser.add_argument(
         "--report", action="store_true", help="run nothing: table and curves (curves.png) of the runs in --logdir"
     )
     return parser.parse_args(argv)
 
 
 def build_model(variant: str, env: Any, demos: Any, prefs: Any, net_arch: list[int], seed: int, extra: dict) -> Any:
-    from sb3_contrib import CrossQ
-    from stable_baselines3 import SAC
-
     import aihf_control
+    from benchmarks.references import CrossQReference, SACReference
 
     algorithm, kwargs = VARIANTS[variant]
     # --set overrides the variant's and the sweep's arguments (e.g. policy_kwargs with wider critics)
@@ -87,17 +101,13 @@ def build_model(variant: str, env: Any, demos: Any, prefs: Any, net_arch: list[i
         **extra.get("policy_kwargs", {}),
     }
     if algorithm in ("SAC", "CrossQ"):  # the references: the true reward (the other variants never read it)
-        return {"SAC": SAC, "CrossQ": CrossQ}[algorithm]("MlpPolicy", env, **arguments)
+        return {"SAC": SACReference, "CrossQ": CrossQReference}[algorithm]("MlpPolicy", env, **arguments)
     cls = getattr(aihf_control, algorithm)
     return cls("MlpPolicy", env, demonstrations=demos, preferences=prefs, **{"reward_net_arch": net_arch, **arguments})
 
 
 def run_one(job: dict) -> dict:
     """One run: train with evaluations every ``eval_freq`` env steps; the record is written when it ends."""
-    import gymnasium as gym
-    import torch
-    from stable_baselines3.common.callbacks import BaseCallback
-
     from aihf_control import ResumableCheckpointCallback, TrueReturnEvalCallback, load_checkpoint
     from aihf_control.data import (
         ScriptedTeacher,
@@ -123,6 +133,7 @@ def run_one(job: dict) -> dict:
     low, high = metadata["ref_min_score"], metadata["ref_max_score"]
     model = build_model(job["variant"], env, demos, prefs, job["net_arch"], seed, job["extra"])
     evaluation = TrueReturnEvalCallback(gym.make(env_id), job["eval_freq"], job["eval_episodes"], verbose=1)
+    averaged = AveragedActors(job.get("averaged_actor_taus", []), env_id, job["eval_freq"], job["eval_episodes"])
     path = Path(job["path"])
     checkpoints = path.with_suffix(".checkpoints")
     resumed_from = latest_checkpoint(checkpoints)
@@ -130,12 +141,13 @@ def run_one(job: dict) -> dict:
         feedback = {} if job["variant"].endswith("-true") else {"demonstrations": demos, "preferences": prefs}
         model = load_checkpoint(type(model), resumed_from, env, **feedback)
         evaluation.restore_state(read_checkpoint_state(resumed_from)["extra"])
+        averaged.curves.update(read_checkpoint_state(resumed_from)["extra"].get("averaged", {}))
         print(f"{path.stem}: resuming from {resumed_from} ({model.num_timesteps} env steps done)", flush=True)
     saves = ResumableCheckpointCallback(
         job["checkpoint_freq"],
         checkpoints,
         keep=1,
-        extra_state=evaluation.state,
+        extra_state=lambda: {**evaluation.state(), "averaged": averaged.curves},
     )
 
     def record(finished: bool) -> dict:
@@ -150,6 +162,8 @@ def run_one(job: dict) -> dict:
             "wall_times": [float(t) for t in evaluation.wall_times],
             "seconds": evaluation.elapsed(),  # training and evaluations, earlier sessions of a resumed run included
             "finished": finished,
+            "actor_averaging": getattr(model, "actor_averaging", None),
+            **({"averaged_actors": averaged.record(low, high)} if averaged.taus else {}),
         }
 
     class WriteRecord(BaseCallback):
@@ -162,7 +176,7 @@ def run_one(job: dict) -> dict:
 
     model.learn(
         job["timesteps"] - model.num_timesteps,
-        callback=[evaluation, WriteRecord(), saves],  # the checkpoint after the evaluation: it holds it
+        callback=[evaluation, averaged, WriteRecord(), saves],  # the checkpoint after the evaluation: it holds it
         reset_num_timesteps=resumed_from is None,
     )
     result = record(True)
@@ -170,6 +184,47 @@ def run_one(job: dict) -> dict:
     path.with_suffix(".partial.json").unlink(missing_ok=True)
     shutil.rmtree(checkpoints, ignore_errors=True)
     return result
+
+
+class AveragedActors(BaseCallback):
+    """Measurement only: Polyak averages of the model's actor, weights and normalisation statistics alike
+    (one per rate τ, updated every env step), evaluated deterministically right after each of the model's own
+    evaluations. The actor that acts and learns is unchanged, so both curves come from the same run.
+    A resumed run starts the averages anew from its actor (they forget it within ~1/τ env steps)."""
+
+    def __init__(self, taus: list[float], env_id: str, eval_freq: int, episodes: int) -> None:
+        super().__init__()
+        self.taus, self.env_id, self.eval_freq, self.episodes = taus, env_id, eval_freq, episodes
+        self.curves: dict[str, list[tuple[int, float]]] = {str(tau): [] for tau in taus}
+        self.averages: dict[float, torch.nn.Module] = {}
+
+    def _on_training_start(self) -> None:
+        self.averages = {tau: copy.deepcopy(self.model.policy.actor).requires_grad_(False) for tau in self.taus}
+        self.eval_envs = {tau: Monitor(gym.make(self.env_id)) for tau in self.taus}
+
+    def _on_step(self) -> bool:
+        actor = self.model.policy.actor
+        for tau, average in self.averages.items():
+            update_average(average, actor, tau)
+        if self.taus and self.num_timesteps % self.eval_freq == 0:
+            own_average = getattr(self.model, "averaged_actor", None)
+            for tau, average in self.averages.items():
+                # predict() acts with policy.actor when the model has no average of its own
+                self.model.policy.actor, self.model.averaged_actor = average, None
+                try:
+                    returns, _ = evaluate_policy(self.model, self.eval_envs[tau], self.episodes)
+                finally:
+                    self.model.policy.actor, self.model.averaged_actor = actor, own_average
+                self.curves[str(tau)].append((self.num_timesteps, float(returns)))
+                print(f"  averaged actor τ={tau}: {returns:.1f}", flush=True)
+        return True
+
+    def record(self, low: float, high: float) -> dict:
+        """Each average's curve as normalised scores."""
+        return {
+            tau: {"steps": [s for s, _ in curve], "scores": [100.0 * (r - low) / (high - low) for _, r in curve]}
+            for tau, curve in self.curves.items()
+        }
 
 
 def write_json(data: dict, path: Path) -> None:
@@ -198,7 +253,8 @@ def summary(record: dict) -> dict:
 
 def suffix(record: dict) -> str:
     """The record's differences from its variant: extra arguments and another demonstrator than the shipped one."""
-    text = "".join(f" {k}={v}" for k, v in sorted(record.get("extra", {}).items()))
+    settings = {**record.get("extra", {}), "actor_averaging": record.get("actor_averaging")}  # None: the actor
+    text = "".join(f" {k}={v}" for k, v in sorted(settings.items()))
     demonstrations = record.get("demonstrations") or ""
     return text if demonstrations.endswith("/expert-v0") else f"{text} [{demonstrations}]"
 
@@ -312,8 +368,14 @@ def plot(records: list[dict], path: Path) -> None:
 
 
 def read_records(folder: Path) -> list[dict]:
-    """Finished runs, and the curves so far of stopped ones."""
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    """Finished runs, and the curves so far of stopped ones; the averages of a run's actor measured alongside it
+    (``--averaged-actors``) as runs of their own, with ``actor_averaging`` set and the run's wall times."""
+    records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    for r in list(records):
+        for tau, curve in r.get("averaged_actors", {}).items():
+            n = len(curve["scores"])
+            records.append({**r, "actor_averaging": float(tau), **curve, "wall_times": r["wall_times"][:n]})
+    return records
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -349,6 +411,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             "net_arch": args.net_arch,
             "extra": extra,
             "checkpoint_freq": args.checkpoint_freq,
+            "averaged_actor_taus": args.averaged_actors,
             "path": str(folder / f"{variant}{suffix}_prefs{args.num_prefs}_seed{seed}.json"),
         }
         for variant in args.variants

@@ -151,16 +151,14 @@ def model_class(spec: RunSpec) -> type:
 
     :param spec: the run
     """
-    from sb3_contrib import TQC, CrossQ
-    from stable_baselines3 import SAC
-
     from aihf_control import AIHF, AIHFTQC, BC, IPL, RLHF, AIHFCrossQ
+    from benchmarks.references import REFERENCES
 
     inner = inner_learner(spec)
     if spec.method in AIHF_FAMILY:
         return {"sac": AIHF, "tqc": AIHFTQC, "crossq": AIHFCrossQ}[inner]
     if spec.method == "sac-true":
-        return {"sac": SAC, "tqc": TQC, "crossq": CrossQ}[inner]
+        return REFERENCES[inner]
     classes = {"rlhf": RLHF, "rlhf-batches": RLHF, "ipl": IPL, "ipl-batches": IPL, "bc": BC}
     if spec.method not in classes:
         raise ValueError(f"unknown method {spec.method!r}")

@@ -46,3 +46,29 @@ def test_set_overrides_reach_the_true_reward_reference_and_keep_the_sweeps_net_a
     gym = pytest.importorskip("gymnasium")
     model = build_model("crossq-true", gym.make("Hopper-v5"), None, None, [16, 16], 0, {"learning_rate": 3e-4})
     assert model.learning_rate == 3e-4 and model.policy_kwargs["net_arch"] == [16, 16]
+
+
+def test_the_true_reward_reference_is_the_inner_loop_of_aihf_crossq():
+    gym = pytest.importorskip("gymnasium")
+    model = build_model("crossq-true", gym.make("Hopper-v5"), None, None, [16, 16], 0, {})
+    assert model.averaged_actor is not None and model.actor_averaging == 0.0002
+    assert {m.warmup_steps for m in model.policy.modules() if hasattr(m, "warmup_steps")} == {5_000}
+
+
+def test_averaged_actors_are_measured_alongside_and_reported_as_runs_of_their_own(tmp_path):
+    import json
+
+    from benchmarks.inner_loop_sweep import main, read_records, suffix
+
+    main(["--env", "Hopper-v5", "--variants", "crossq-demo50-renorm5k", "--timesteps", "1200", "--eval-freq", "600",
+          "--eval-episodes", "1", "--num-demos", "500", "--net-arch", "16", "16", "--set", "actor_averaging=null",
+          "learning_starts=200", "--averaged-actors", "0.01", "--logdir", str(tmp_path)])
+    (path,) = (tmp_path / "Hopper-v5").glob("*.json")
+    stored = json.loads(path.read_text())
+    assert stored["actor_averaging"] is None and stored["averaged_actors"]["0.01"]["steps"] == [600, 1200]
+    runs = read_records(tmp_path / "Hopper-v5")
+    assert sorted(suffix(r) for r in runs) == [
+        " actor_averaging=0.01 learning_starts=200",
+        " actor_averaging=None learning_starts=200",
+    ]
+    assert [len(r["scores"]) for r in runs] == [2, 2]

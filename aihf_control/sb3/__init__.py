@@ -1,5 +1,6 @@
 """Stable-Baselines3 glue: the relabelling replay buffer, callbacks and resumable checkpoints."""
 
+from aihf_control.sb3.averaged_actor import AveragedActor
 from aihf_control.sb3.callbacks import TrueReturnEvalCallback
 from aihf_control.sb3.checkpoint import (
     ResumableCheckpointCallback,
@@ -11,6 +12,7 @@ from aihf_control.sb3.checkpoint import (
 from aihf_control.sb3.relabel_buffer import RelabelingReplayBuffer
 
 __all__ = [
+    "AveragedActor",
     "RelabelingReplayBuffer",
     "ResumableCheckpointCallback",
     "TrueReturnEvalCallback",

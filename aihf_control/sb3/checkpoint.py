@@ -267,11 +267,7 @@ def _resolve(checkpoint: str | os.PathLike) -> Path:
 
 def _save_buffer(buffer: ReplayBuffer, path: Path) -> None:
     size = buffer.buffer_size if buffer.full else buffer.pos
-    arrays = {
-        name: getattr(buffer, name)[:size]
-        for name in _BUFFER_ARRAYS
-        if getattr(buffer, name, None) is not None
-    }
+    arrays = {name: getattr(buffer, name)[:size] for name in _BUFFER_ARRAYS if getattr(buffer, name, None) is not None}
     with open(path, "wb") as file:  # a file object: np.savez would add ".npz" to a name
         np.savez(file, pos=np.array(buffer.pos), full=np.array(buffer.full), **arrays)
 

@@ -12,32 +12,39 @@ from sb3_contrib import TQC, CrossQ
 from stable_baselines3 import SAC
 
 from aihf_control.algos.aihf.reward_learning import AIHFRewardLearning
+from aihf_control.sb3.averaged_actor import AveragedActor
+
+# The CrossQ paper's BatchRenorm warmup, for AIHFCrossQ and for CrossQ references on the true reward (see AIHFCrossQ)
+CROSSQ_POLICY_KWARGS = {"renorm_warmup_steps": 5_000}
 
 
-class AIHF(AIHFRewardLearning, SAC):
+class AIHF(AIHFRewardLearning, AveragedActor, SAC):
     """Alignment with Integrated Human Feedback (arXiv 2406.06874) on SB3's SAC.
 
     SAC is trained on the reward r_θ(s, a) that ``AIHFRewardLearning`` learns jointly from
     demonstrations and preferences. Takes AIHF's arguments (see ``AIHFRewardLearning``: demonstrations,
-    preferences, demo_weight, preference_weight, alignment_steps, demo_batch_fraction, ...) and any
+    preferences, demo_weight, preference_weight, alignment_steps, demo_batch_fraction, ...),
+    ``actor_averaging`` (``AveragedActor``: deterministic actions from a Polyak average of the actor) and any
     argument of ``stable_baselines3.SAC``.
     """
 
 
-class AIHFTQC(AIHFRewardLearning, TQC):
+class AIHFTQC(AIHFRewardLearning, AveragedActor, TQC):
     """AIHF on sb3-contrib's TQC (truncated quantile critics, Kuznetsov et al. 2020).
 
     TQC drops the top quantiles of its critics' return distribution, which curbs the overestimation that
     a critic trained on a moving learned reward is prone to. Takes AIHF's arguments (see
-    ``AIHFRewardLearning``) and any argument of ``sb3_contrib.TQC``.
+    ``AIHFRewardLearning``), ``actor_averaging`` (``AveragedActor``: deterministic actions from a Polyak average of
+    the actor) and any argument of ``sb3_contrib.TQC``.
     """
 
 
-class AIHFCrossQ(AIHFRewardLearning, CrossQ):
+class AIHFCrossQ(AIHFRewardLearning, AveragedActor, CrossQ):
     """AIHF on sb3-contrib's CrossQ (Bhatt et al. 2024): batch-renormalised critics without target networks.
 
     CrossQ is the most sample-efficient of the three at one gradient step per env step. Takes AIHF's
-    arguments (see ``AIHFRewardLearning``) and any argument of ``sb3_contrib.CrossQ``.
+    arguments (see ``AIHFRewardLearning``), ``actor_averaging`` (``AveragedActor``: deterministic actions from a
+    Polyak average of the actor) and any argument of ``sb3_contrib.CrossQ``.
 
     One default differs from sb3-contrib's: BatchRenorm normalises with the batch's own statistics for the
     first 5,000 updates of each network (``policy_kwargs={"renorm_warmup_steps": 5_000}``, the CrossQ paper's
@@ -48,5 +55,5 @@ class AIHFCrossQ(AIHFRewardLearning, CrossQ):
     """
 
     def __init__(self, policy: str | type, env: Any, *args: Any, policy_kwargs: dict | None = None, **kwargs: Any):
-        policy_kwargs = {"renorm_warmup_steps": 5_000, **(policy_kwargs or {})}
+        policy_kwargs = {**CROSSQ_POLICY_KWARGS, **(policy_kwargs or {})}
         super().__init__(policy, env, *args, policy_kwargs=policy_kwargs, **kwargs)

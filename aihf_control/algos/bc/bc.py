@@ -16,6 +16,7 @@ from stable_baselines3.common.base_class import maybe_make_env
 
 from aihf_control.data.defaults import shipped_feedback
 from aihf_control.data.demos import Demonstrations
+from aihf_control.sb3.averaged_actor import AveragedActor
 from aihf_control.sb3.model_files import CheckedLoad
 from aihf_control.validation import check_continuous_actions, check_policy_net_arch
 
@@ -131,6 +132,8 @@ def clone_before_learning(model: SAC) -> None:
     )
     model.bc_metrics = cloner.train(model.bc_steps)
     model.bc_done = True
+    if isinstance(model, AveragedActor):  # deterministic actions start from the cloned actor too
+        model.reset_averaged_actor()
 
 
 class BC(CheckedLoad, SAC):

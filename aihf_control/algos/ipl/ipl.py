@@ -22,6 +22,7 @@ from aihf_control.data.defaults import shipped_feedback
 from aihf_control.data.demos import Demonstrations
 from aihf_control.data.preferences import Preferences
 from aihf_control.rewards.losses import preference_accuracy, preference_loss
+from aihf_control.sb3.averaged_actor import AveragedActor
 from aihf_control.sb3.model_files import CheckedLoad
 from aihf_control.sb3.relabel_buffer import DemonstrationReplayBuffer, attach_demonstrations
 from aihf_control.validation import (
@@ -85,7 +86,7 @@ def ipl_loss(
     return preference_loss(returns_1, returns_2, labels) + regularization * squares.sum(dim=1).mean() / count
 
 
-class IPL(BCStart, CheckedLoad, SAC):
+class IPL(BCStart, AveragedActor, CheckedLoad, SAC):
     """Inverse Preference Learning, online, SAC-based, started from a BC policy as in the AIHF paper.
 
     Each gradient step samples replay transitions and preference pairs. For a segment of T steps the

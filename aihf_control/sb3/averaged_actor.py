@@ -1,0 +1,105 @@
+"""Deterministic actions from a Polyak average of the actor, as the mixin ``AveragedActor``.
+
+An off-policy actor changes with every gradient step, and on tasks such as Hopper and Walker2d one of those
+steps now and then moves the mean action to where the walker falls: the deterministic policy then fails in
+every evaluation episode while the stochastic one that collects data does not, and a step later it is back.
+Averaging the actor's weights over the last few thousand env steps (as SAC's target critics average the
+critics') removes these transient falls from the policy a user deploys, at the cost of a short lag.
+Exploration and learning are unchanged: the current actor acts with ``deterministic=False`` and is the one
+trained; the average only answers ``predict(..., deterministic=True)``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.utils import polyak_update
+
+
+def update_average(average: torch.nn.Module, module: torch.nn.Module, rate: float) -> None:
+    """Move ``average`` the share ``rate`` of the way towards ``module`` (same architecture): weights and
+    floating-point buffers (running means and variances) alike; integer buffers (step counters) are copied."""
+    polyak_update(module.parameters(), average.parameters(), rate)
+    with torch.no_grad():
+        for mine, theirs in zip(average.buffers(), module.buffers(), strict=True):
+            mine.lerp_(theirs, rate) if mine.is_floating_point() else mine.copy_(theirs)
+
+
+class AveragedActor:
+    """Mixin for SB3's actor-critic off-policy learners (``class AIHF(AIHFRewardLearning, AveragedActor, SAC)``):
+    ``predict(obs, deterministic=True)`` (evaluation, videos, deployment) acts with a Polyak average of the actor.
+
+    After every env step the average moves ``actor_averaging`` of the way towards the current actor, weights and
+    normalisation statistics (CrossQ's BatchRenorm) alike, so it spans about the last ``1 / actor_averaging``
+    env steps. It is saved with the model (``model.averaged_actor``); a model file saved without it loads with
+    the average set to its actor.
+
+    :param actor_averaging: the rate per env step, in (0, 1]; 1 or None acts with the current actor (SB3's behaviour)
+    """
+
+    averaged_actor: torch.nn.Module | None
+
+    def __init__(self, *args: Any, actor_averaging: float | None = 0.0002, **kwargs: Any) -> None:
+        if actor_averaging is not None and not (isinstance(actor_averaging, (int, float)) and 0 < actor_averaging <= 1):
+            raise ValueError(
+                f"actor_averaging must be a rate in (0, 1] (e.g. 0.0002: an average over ~5,000 env steps) "
+                f"or None to act with the current actor, got {actor_averaging!r}"
+            )
+        self.actor_averaging = None if actor_averaging in (None, 1) else float(actor_averaging)
+        super().__init__(*args, **kwargs)
+
+    def _setup_model(self) -> None:
+        super()._setup_model()  # type: ignore[misc]
+        actor = self.policy.actor  # type: ignore[attr-defined]
+        self.averaged_actor = None
+        if self.actor_averaging is not None:
+            self.averaged_actor = copy.deepcopy(actor).requires_grad_(False).train(False)  # never trained
+            self.averaged_actor.optimizer = None  # the average is not trained: no copy of the actor's optimizer
+
+    def reset_averaged_actor(self) -> None:
+        """Set the average to the current actor (after the actor was set by other means than learning, e.g. BC)."""
+        if self.averaged_actor is not None:
+            self.averaged_actor.load_state_dict(self.policy.actor.state_dict())  # type: ignore[attr-defined]
+
+    def _on_step(self) -> None:
+        super()._on_step()  # type: ignore[misc]
+        if self.averaged_actor is not None:
+            rate = 1 - (1 - self.actor_averaging) ** self.n_envs  # type: ignore[attr-defined]  # one call, n_envs steps
+            update_average(self.averaged_actor, self.policy.actor, rate)  # type: ignore[attr-defined]
+
+    def predict(
+        self,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """SB3's ``predict``; with ``deterministic=True`` the averaged actor acts."""
+        if not deterministic or self.averaged_actor is None:
+            return super().predict(observation, state, episode_start, deterministic)  # type: ignore[misc]
+        policy = self.policy  # type: ignore[attr-defined]
+        actor, policy.actor = policy.actor, self.averaged_actor  # the policy's predict acts with policy.actor
+        try:
+            return super().predict(observation, state, episode_start, deterministic)  # type: ignore[misc]
+        finally:
+            policy.actor = actor
+
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        state_dicts, variables = super()._get_torch_save_params()  # type: ignore[misc]
+        return ([*state_dicts, "averaged_actor"] if self.averaged_actor is not None else state_dicts), variables
+
+    def set_parameters(self, load_path_or_dict: Any, exact_match: bool = True, device: Any = "auto") -> None:
+        """SB3's ``set_parameters``; parameters without an averaged actor (older files) set it to their actor."""
+        if isinstance(load_path_or_dict, dict):
+            params = dict(load_path_or_dict)
+            if self.averaged_actor is None:  # loaded with actor_averaging=None: the file's average is not used
+                params.pop("averaged_actor", None)
+            elif "averaged_actor" not in params and "policy" in params:
+                params["averaged_actor"] = {
+                    k.removeprefix("actor."): v for k, v in params["policy"].items() if k.startswith("actor.")
+                }
+            load_path_or_dict = params
+        super().set_parameters(load_path_or_dict, exact_match=exact_match, device=device)  # type: ignore[misc]
