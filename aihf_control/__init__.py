@@ -1,6 +1,14 @@
 """aihf-control: Alignment with Integrated Human Feedback for robot control, on Stable-Baselines3."""
 
-from aihf_control.algos.aihf import AIHF, AIHFTQC, AIHFCrossQ, AIHFRewardLearning
+from aihf_control.algos.aihf import (
+    AIHF,
+    AIHFTQC,
+    AIHFCrossQ,
+    AIHFRewardLearning,
+    AveragedCrossQ,
+    AveragedSAC,
+    AveragedTQC,
+)
 from aihf_control.algos.bc import BC
 from aihf_control.algos.ipl import IPL
 from aihf_control.algos.rlhf import RLHF
@@ -24,6 +32,9 @@ __all__ = [
     "RLHF",
     "AIHFCrossQ",
     "AIHFRewardLearning",
+    "AveragedCrossQ",
+    "AveragedSAC",
+    "AveragedTQC",
     "Demonstrations",
     "NonFiniteError",
     "Preferences",

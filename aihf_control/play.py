@@ -2,8 +2,9 @@
 
     python -m aihf_control.play MODEL.zip --env Hopper-v5 --episodes 5 --video hopper.mp4
 
-MODEL is a zip written by ``model.save(path)`` of AIHF, RLHF, IPL, BC or Stable-Baselines3's SAC (the
-benchmarks write one per run to ``<logdir>/models/``); which of them saved it is read from the zip. No
+MODEL is a zip written by ``model.save(path)`` of AIHF (on SAC, TQC or CrossQ), RLHF, IPL, BC, the averaged
+references (``AveragedSAC``, ...) or Stable-Baselines3's SAC (the benchmarks write one per run to
+``<logdir>/models/``); which of them saved it is read from the zip. No
 feedback data is needed: the model only acts. The return is the env's true reward summed over an episode,
 mean ± std over ``--episodes`` episodes of the deterministic policy (SB3's ``evaluate_policy``).
 """
@@ -25,11 +26,14 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.utils import check_for_correct_spaces
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from aihf_control import AIHF, BC, IPL, RLHF
+from aihf_control import AIHF, AIHFTQC, BC, IPL, RLHF, AIHFCrossQ, AveragedCrossQ, AveragedSAC, AveragedTQC
 from aihf_control.progress import ProgressPrinter, Tracker
 from aihf_control.sb3.model_files import read_saved_data, saved_algorithm
 
-ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"AIHF": AIHF, "RLHF": RLHF, "IPL": IPL, "BC": BC, "SAC": SAC}
+ALGORITHMS: dict[str, type[BaseAlgorithm]] = {
+    cls.__name__: cls
+    for cls in (AIHF, AIHFTQC, AIHFCrossQ, RLHF, IPL, BC, SAC, AveragedSAC, AveragedTQC, AveragedCrossQ)
+}
 
 # Playing only predicts: no learning-rate schedule (a pickled function, which may not load across Python
 # versions) and no replay buffer (SAC would allocate buffer_size transitions).

@@ -90,7 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def build_model(variant: str, env: Any, demos: Any, prefs: Any, net_arch: list[int], seed: int, extra: dict) -> Any:
     import aihf_control
-    from benchmarks.references import CrossQReference, SACReference
+    from aihf_control import AveragedCrossQ, AveragedSAC
 
     algorithm, kwargs = VARIANTS[variant]
     # --set overrides the variant's and the sweep's arguments (e.g. policy_kwargs with wider critics)
@@ -101,7 +101,7 @@ def build_model(variant: str, env: Any, demos: Any, prefs: Any, net_arch: list[i
         **extra.get("policy_kwargs", {}),
     }
     if algorithm in ("SAC", "CrossQ"):  # the references: the true reward (the other variants never read it)
-        return {"SAC": SACReference, "CrossQ": CrossQReference}[algorithm]("MlpPolicy", env, **arguments)
+        return {"SAC": AveragedSAC, "CrossQ": AveragedCrossQ}[algorithm]("MlpPolicy", env, **arguments)
     cls = getattr(aihf_control, algorithm)
     return cls("MlpPolicy", env, demonstrations=demos, preferences=prefs, **{"reward_net_arch": net_arch, **arguments})
 
@@ -235,7 +235,8 @@ def write_json(data: dict, path: Path) -> None:
 
 
 def summary(record: dict) -> dict:
-    """Steps and seconds to score 90, best, last-third mean, lowest after first reaching 90."""
+    """Steps and seconds to score 90, best, last-third mean, lowest after first reaching 90 and how many
+    evaluations fell below 60 after it."""
     scores, steps = np.array(record["scores"]), record["steps"]
     reached = np.flatnonzero(scores >= 90)
     first = int(reached[0]) if len(reached) else None
@@ -245,6 +246,7 @@ def summary(record: dict) -> dict:
         "best": float(scores.max()),
         "last_third": float(scores[-max(1, len(scores) // 3) :].mean()),
         "min_after_90": float(scores[first:].min()) if first is not None else None,
+        "drops_after_90": int((scores[first:] < 60).sum()) if first is not None else None,  # evaluations below 60
         "final": float(scores[-1]),
         "steps_per_second": record["steps"][-1] / record["seconds"],
         "steps": record["steps"][-1],
@@ -329,9 +331,9 @@ def table(records: list[dict]) -> str:
         return "—" if x is None else format(x, spec)
 
     lines = [
-        "| variant | prefs | seed | env steps | steps to 90 | s to 90 | best | last third | min after 90 | final | "
-        "env steps/s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| variant | prefs | seed | env steps | steps to 90 | s to 90 | best | last third | min after 90 | "
+        "below 60 after 90 | final | env steps/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in sorted(records, key=lambda r: (r["variant"], r["num_prefs"], r["seed"])):
         s = summary(r)
@@ -339,6 +341,7 @@ def table(records: list[dict]) -> str:
             f"| {r['variant']}{suffix(r)} | {r['num_prefs']} | {r['seed']} | "
             f"{s['steps']:,}{'' if r.get('finished', True) else ' (stopped)'} | {fmt(s['steps_to_90'], ',')} | "
             f"{fmt(s['seconds_to_90'])} | {fmt(s['best'])} | {fmt(s['last_third'])} | {fmt(s['min_after_90'])} | "
+            f"{fmt(s['drops_after_90'], 'd')} | "
             f"{fmt(s['final'])} | {fmt(s['steps_per_second'])} |"
         )
     return "\n".join(lines)

@@ -36,7 +36,8 @@ Methods (quick runs aihf, rlhf and ipl; smoke and paper all but the -batches var
   sac-true      the inner learner on the env's true reward: the ceiling
 
 --inner sac|tqc|crossq picks the inner learner of aihf, aihf-demos, aihf-prefs (aihf_control.AIHF, AIHFTQC,
-AIHFCrossQ) and sac-true (SB3 SAC, sb3-contrib TQC, CrossQ); rlhf, ipl, their -batches variants and bc stay
+AIHFCrossQ) and sac-true (AveragedSAC, AveragedTQC, AveragedCrossQ: SB3 SAC, sb3-contrib TQC and CrossQ acting
+as AIHF's learners do); rlhf, ipl, their -batches variants and bc stay
 on SAC. The -batches variants use the same demo_batch_fraction as aihf (--demo-batch-fraction, by default
 AIHF's own default), so that the reward, not the data use, is what is compared; run.py records the value.
 """

@@ -151,14 +151,13 @@ def model_class(spec: RunSpec) -> type:
 
     :param spec: the run
     """
-    from aihf_control import AIHF, AIHFTQC, BC, IPL, RLHF, AIHFCrossQ
-    from benchmarks.references import REFERENCES
+    from aihf_control import AIHF, AIHFTQC, BC, IPL, RLHF, AIHFCrossQ, AveragedCrossQ, AveragedSAC, AveragedTQC
 
     inner = inner_learner(spec)
     if spec.method in AIHF_FAMILY:
         return {"sac": AIHF, "tqc": AIHFTQC, "crossq": AIHFCrossQ}[inner]
     if spec.method == "sac-true":
-        return REFERENCES[inner]
+        return {"sac": AveragedSAC, "tqc": AveragedTQC, "crossq": AveragedCrossQ}[inner]
     classes = {"rlhf": RLHF, "rlhf-batches": RLHF, "ipl": IPL, "ipl-batches": IPL, "bc": BC}
     if spec.method not in classes:
         raise ValueError(f"unknown method {spec.method!r}")

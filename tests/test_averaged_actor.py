@@ -112,3 +112,22 @@ def test_a_bc_start_sets_the_average_to_the_cloned_actor(hopper_demos, hopper_pr
     assert ipl.bc_done
     assert not torch.equal(flat(ipl.averaged_actor), initial)
     torch.testing.assert_close(flat(ipl.averaged_actor), flat(ipl.policy.actor))
+
+
+def test_play_loads_the_aihf_learners_and_the_averaged_references(tmp_path):
+    from aihf_control import AIHFTQC, AveragedCrossQ, AveragedSAC
+    from aihf_control.play import load_model
+
+    small = {"policy_kwargs": {"net_arch": [8, 8]}, "learning_starts": 10}
+    models = [
+        AveragedSAC("MlpPolicy", "Pendulum-v1", **small),
+        AveragedCrossQ("MlpPolicy", "Pendulum-v1", **small),
+        AIHFTQC("MlpPolicy", "Pendulum-v1", demonstrations=demos(), reward_net_arch=(8, 8), **small),
+    ]
+    for m in models:
+        m.learn(20)
+        m.save(tmp_path / type(m).__name__)
+        loaded = load_model(tmp_path / f"{type(m).__name__}.zip")
+        assert type(loaded) is type(m)
+        torch.testing.assert_close(flat(loaded.averaged_actor), flat(m.averaged_actor))
+    assert {m.warmup_steps for m in models[1].policy.modules() if hasattr(m, "warmup_steps")} == {5_000}

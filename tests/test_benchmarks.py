@@ -56,15 +56,13 @@ def test_the_batches_baselines_get_aihfs_demo_batch_fraction():
 
 
 def test_inner_picks_the_learner_of_the_aihf_family_and_sac_true_only():
-    from sb3_contrib import TQC, CrossQ
-
-    from aihf_control import AIHFTQC
+    from aihf_control import AIHFTQC, AveragedCrossQ, AveragedTQC
 
     assert type(model_of("aihf", ["--inner", "crossq"])) is AIHFCrossQ
     assert type(model_of("aihf-demos", ["--inner", "tqc"])) is AIHFTQC
-    assert type(model_of("sac-true", ["--inner", "tqc"])) is TQC
+    assert type(model_of("sac-true", ["--inner", "tqc"])) is AveragedTQC  # TQC, acting as AIHFTQC does
     assert type(model_of("aihf-prefs", ["--inner", "crossq"])) is AIHFCrossQ
-    assert type(model_of("sac-true", ["--inner", "crossq"])) is CrossQ
+    assert type(model_of("sac-true", ["--inner", "crossq"])) is AveragedCrossQ
     assert type(model_of("rlhf", ["--inner", "crossq"])) is RLHF, "RLHF stays on SAC"
     assert type(model_of("ipl-batches", ["--inner", "crossq"])) is IPL, "IPL stays on SAC"
 

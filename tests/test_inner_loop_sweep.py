@@ -27,6 +27,7 @@ def record(seed: int, scores: list[float], variant: str = "crossq-demo50", finis
 def test_summary_finds_the_first_90_and_the_drop_after_it():
     s = summary(record(0, [10, 95, 40, 100, 98, 99]))
     assert s["steps_to_90"] == 10_000 and s["min_after_90"] == 40 and s["last_third"] == pytest.approx(98.5)
+    assert s["drops_after_90"] == 1
 
 
 def test_seeds_are_averaged_and_a_drop_in_one_seed_is_judged_on_the_mean():

@@ -109,7 +109,7 @@ def write_zip_without_data(path: Path) -> None:
         ("missing model", "missing"),
         ("not a zip", "not a model file"),
         ("zip without data", "not a model saved by Stable-Baselines3"),
-        ("PPO model", "play loads AIHF, RLHF, IPL, BC, SAC models"),
+        ("PPO model", "play loads AIHF, AIHFTQC, AIHFCrossQ, RLHF, IPL, BC, SAC, AveragedSAC"),
         ("another env", "was trained on another env than Hopper-v5"),
         ("video under a file", "is a file, not a folder"),
         ("unwritable video folder", "cannot be created or written to"),

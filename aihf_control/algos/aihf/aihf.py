@@ -2,6 +2,9 @@
 
 Each class is the inner learner with AIHF's reward learning mixed in (``AIHFRewardLearning``, the
 outer loop); the API, ``save``/``load``, checkpoints and logging are the same for all three.
+``AveragedSAC``, ``AveragedTQC`` and ``AveragedCrossQ`` are the same inner learners without the reward
+learning (they learn from the env's reward, as SB3's do), acting as AIHF's do: the references that
+measure what the learned reward costs or gains against the true one.
 """
 
 from __future__ import annotations
@@ -57,3 +60,19 @@ class AIHFCrossQ(AIHFRewardLearning, AveragedActor, CrossQ):
     def __init__(self, policy: str | type, env: Any, *args: Any, policy_kwargs: dict | None = None, **kwargs: Any):
         policy_kwargs = {**CROSSQ_POLICY_KWARGS, **(policy_kwargs or {})}
         super().__init__(policy, env, *args, policy_kwargs=policy_kwargs, **kwargs)
+
+
+class AveragedSAC(AveragedActor, SAC):
+    """SB3's SAC on the env's reward, acting as ``AIHF`` does (``AveragedActor``; ``actor_averaging``)."""
+
+
+class AveragedTQC(AveragedActor, TQC):
+    """sb3-contrib's TQC on the env's reward, acting as ``AIHFTQC`` does (``AveragedActor``; ``actor_averaging``)."""
+
+
+class AveragedCrossQ(AveragedActor, CrossQ):
+    """sb3-contrib's CrossQ on the env's reward, acting as ``AIHFCrossQ`` does: ``AveragedActor`` and the CrossQ
+    paper's BatchRenorm warmup (``policy_kwargs={"renorm_warmup_steps": 5_000}`` unless given)."""
+
+    def __init__(self, policy: str | type, env: Any, *args: Any, policy_kwargs: dict | None = None, **kwargs: Any):
+        super().__init__(policy, env, *args, policy_kwargs={**CROSSQ_POLICY_KWARGS, **(policy_kwargs or {})}, **kwargs)
