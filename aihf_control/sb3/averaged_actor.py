@@ -35,7 +35,11 @@ class AveragedActor:
     After every env step the average moves ``actor_averaging`` of the way towards the current actor, weights and
     normalisation statistics (CrossQ's BatchRenorm) alike, so it spans about the last ``1 / actor_averaging``
     env steps. It is saved with the model (``model.averaged_actor``); a model file saved without it loads with
-    the average set to its actor.
+    the average set to its actor. The average lags the actor by about ``1 / actor_averaging`` env steps: for runs
+    of only a few times that, pass a larger rate or None.
+
+    Measured (docs: the inner loop): on Hopper and Walker2d, in the same runs, the current actor fell below 60%
+    of the demonstrator after first reaching 90% 13 times in 4 runs of 150k env steps, the default average once.
 
     :param actor_averaging: the rate per env step, in (0, 1]; 1 or None acts with the current actor (SB3's behaviour)
     """
