@@ -72,7 +72,7 @@ def test_none_or_one_acts_with_the_current_actor_as_sb3_does():
         np.testing.assert_array_equal(action, expected)
 
 
-@pytest.mark.parametrize("rate", [0, -0.1, 1.5, "fast"])
+@pytest.mark.parametrize("rate", [0, -0.1, 1.5, "fast", True])
 def test_a_rate_outside_0_1_is_refused_with_what_to_pass(rate):
     with pytest.raises(ValueError, match=r"actor_averaging must be a rate in \(0, 1\]"):
         model(actor_averaging=rate)

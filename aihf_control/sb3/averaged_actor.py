@@ -39,7 +39,7 @@ class AveragedActor:
     of only a few times that, pass a larger rate or None.
 
     Measured (docs: the inner loop): on Hopper and Walker2d, in the same runs, the current actor fell below 60%
-    of the demonstrator after first reaching 90% 13 times in 4 runs of 150k env steps, the default average once.
+    of the demonstrator after first reaching 90% 17 times in 6 runs of 150k env steps, the default average twice.
 
     :param actor_averaging: the rate per env step, in (0, 1]; 1 or None acts with the current actor (SB3's behaviour)
     """
@@ -47,7 +47,8 @@ class AveragedActor:
     averaged_actor: torch.nn.Module | None
 
     def __init__(self, *args: Any, actor_averaging: float | None = 0.0002, **kwargs: Any) -> None:
-        if actor_averaging is not None and not (isinstance(actor_averaging, (int, float)) and 0 < actor_averaging <= 1):
+        valid = isinstance(actor_averaging, (int, float)) and not isinstance(actor_averaging, bool)
+        if actor_averaging is not None and not (valid and 0 < actor_averaging <= 1):
             raise ValueError(
                 f"actor_averaging must be a rate in (0, 1] (e.g. 0.0002: an average over ~5,000 env steps) "
                 f"or None to act with the current actor, got {actor_averaging!r}"
