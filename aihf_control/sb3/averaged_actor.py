@@ -59,7 +59,6 @@ class AveragedActor:
         super().__init__(*args, **kwargs)
 
     def _setup_model(self) -> None:
-        self.saved_by = type(self).__name__  # kept in the file: aihf_control.play loads it with this class
         super()._setup_model()  # type: ignore[misc]
         actor = self.policy.actor  # type: ignore[attr-defined]
         self.averaged_actor = None
