@@ -140,8 +140,9 @@ def run_one(job: dict) -> dict:
     if resumed_from is not None:  # the feedback is rebuilt from the seed; the rest comes from the checkpoint
         feedback = {} if job["variant"].endswith("-true") else {"demonstrations": demos, "preferences": prefs}
         model = load_checkpoint(type(model), resumed_from, env, **feedback)
-        evaluation.restore_state(read_checkpoint_state(resumed_from)["extra"])
-        averaged.curves.update(read_checkpoint_state(resumed_from)["extra"].get("averaged", {}))
+        saved = read_checkpoint_state(resumed_from)["extra"]
+        evaluation.restore_state(saved)
+        averaged.curves.update(saved.get("averaged", {}))
         print(f"{path.stem}: resuming from {resumed_from} ({model.num_timesteps} env steps done)", flush=True)
     saves = ResumableCheckpointCallback(
         job["checkpoint_freq"],
