@@ -34,7 +34,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 
-from aihf_control.sb3.averaged_actor import update_average
+from aihf_control.sb3.averaged_actor import averaging_rate, update_average
 
 # Each variant: the inner algorithm and the AIHF arguments that differ from the library's defaults.
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -77,15 +77,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--averaged-actors",
         nargs="*",
-        type=float,
+        type=averaging_spec,
         default=[],
-        metavar="TAU",
-        help="also evaluate Polyak averages of the actor (rate per env step) at each evaluation; the run is unchanged",
+        metavar="TAU[:WARMUP]",
+        help="also evaluate Polyak averages of the actor (rate per env step, and optionally the actor_averaging_warmup "
+        "share, e.g. 0.0002:0.1) at each evaluation; the run is unchanged",
     )
     parser.add_argument(
         "--report", action="store_true", help="run nothing: table and curves (curves.png) of the runs in --logdir"
     )
     return parser.parse_args(argv)
+
+
+def averaging_spec(text: str) -> str:
+    """``TAU`` or ``TAU:WARMUP`` (``AveragedActor``'s ``actor_averaging`` and ``actor_averaging_warmup``)."""
+    try:
+        tau, warmup = parse_averaging(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected TAU or TAU:WARMUP (e.g. 0.0002:0.1), got {text!r}") from None
+    if not (0 < tau <= 1 and (warmup is None or 0 < warmup <= 1)):
+        raise argparse.ArgumentTypeError(f"TAU and WARMUP must be in (0, 1], got {text!r}")
+    return text
+
+
+def parse_averaging(spec: str) -> tuple[float, float | None]:
+    tau, _, warmup = spec.partition(":")
+    return float(tau), float(warmup) if warmup else None
 
 
 def build_model(variant: str, env: Any, demos: Any, prefs: Any, net_arch: list[int], seed: int, extra: dict) -> Any:
@@ -164,6 +181,7 @@ def run_one(job: dict) -> dict:
             "seconds": evaluation.elapsed(),  # training and evaluations, earlier sessions of a resumed run included
             "finished": finished,
             "actor_averaging": getattr(model, "actor_averaging", None),
+            "actor_averaging_warmup": getattr(model, "actor_averaging_warmup", None),
             **({"averaged_actors": averaged.record(low, high)} if averaged.taus else {}),
         }
 
@@ -193,20 +211,21 @@ class AveragedActors(BaseCallback):
     evaluations. The actor that acts and learns is unchanged, so both curves come from the same run.
     A resumed run starts the averages anew from its actor (they forget it within ~1/τ env steps)."""
 
-    def __init__(self, taus: list[float], env_id: str, eval_freq: int, episodes: int) -> None:
+    def __init__(self, taus: list[str], env_id: str, eval_freq: int, episodes: int) -> None:
         super().__init__()
         self.taus, self.env_id, self.eval_freq, self.episodes = taus, env_id, eval_freq, episodes
         self.curves: dict[str, list[tuple[int, float]]] = {str(tau): [] for tau in taus}
-        self.averages: dict[float, torch.nn.Module] = {}
+        self.averages: dict[str, torch.nn.Module] = {}
 
     def _on_training_start(self) -> None:
-        self.averages = {tau: copy.deepcopy(self.model.policy.actor).requires_grad_(False) for tau in self.taus}
-        self.eval_envs = {tau: Monitor(gym.make(self.env_id)) for tau in self.taus}
+        self.averages = {str(t): copy.deepcopy(self.model.policy.actor).requires_grad_(False) for t in self.taus}
+        self.eval_envs = {str(tau): Monitor(gym.make(self.env_id)) for tau in self.taus}
+        self.start = self.num_timesteps  # the warmup counts from here (a resumed run starts its averages anew)
 
     def _on_step(self) -> bool:
         actor = self.model.policy.actor
-        for tau, average in self.averages.items():
-            update_average(average, actor, tau)
+        for spec, average in self.averages.items():
+            update_average(average, actor, averaging_rate(*parse_averaging(spec), self.num_timesteps - self.start))
         if self.taus and self.num_timesteps % self.eval_freq == 0:
             own_average = getattr(self.model, "averaged_actor", None)
             for tau, average in self.averages.items():
@@ -257,6 +276,8 @@ def summary(record: dict) -> dict:
 def suffix(record: dict) -> str:
     """The record's differences from its variant: extra arguments and another demonstrator than the shipped one."""
     settings = {**record.get("extra", {}), "actor_averaging": record.get("actor_averaging")}  # None: the actor
+    if record.get("actor_averaging_warmup") is not None and record.get("actor_averaging") is not None:
+        settings["actor_averaging_warmup"] = record["actor_averaging_warmup"]
     text = "".join(f" {k}={v}" for k, v in sorted(settings.items()))
     demonstrations = record.get("demonstrations") or ""
     return text if demonstrations.endswith("/expert-v0") else f"{text} [{demonstrations}]"
@@ -376,9 +397,10 @@ def read_records(folder: Path) -> list[dict]:
     (``--averaged-actors``) as runs of their own, with ``actor_averaging`` set and the run's wall times."""
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
     for r in list(records):
-        for tau, curve in r.get("averaged_actors", {}).items():
-            n = len(curve["scores"])
-            records.append({**r, "actor_averaging": float(tau), **curve, "wall_times": r["wall_times"][:n]})
+        for spec, curve in r.get("averaged_actors", {}).items():
+            n, (tau, warmup) = len(curve["scores"]), parse_averaging(spec)
+            averaging = {"actor_averaging": tau, **({"actor_averaging_warmup": warmup} if warmup else {})}
+            records.append({**r, **averaging, **curve, "wall_times": r["wall_times"][:n]})
     return records
 
 

@@ -72,6 +72,37 @@ def test_none_or_one_acts_with_the_current_actor_as_sb3_does():
         np.testing.assert_array_equal(action, expected)
 
 
+def test_the_warmup_spans_a_share_of_the_steps_so_far_until_the_rate_takes_over():
+    from aihf_control.sb3.averaged_actor import averaging_rate
+
+    assert averaging_rate(0.0002, None, 10) == 0.0002
+    assert averaging_rate(0.0002, 0.1, 1) == 1.0  # the first steps copy the actor
+    assert averaging_rate(0.0002, 0.1, 10_000) == pytest.approx(0.001)  # the last 1,000 of 10,000 steps
+    assert averaging_rate(0.0002, 0.1, 50_000) == pytest.approx(0.0002)
+    assert averaging_rate(0.0002, 0.1, 200_000) == 0.0002
+
+
+def test_with_a_warmup_the_average_follows_the_actor_early_and_restarts_after_a_reset():
+    m = model(actor_averaging=0.001, actor_averaging_warmup=0.5)
+    m.learn(60)
+    assert m.averaging_steps == 60
+    before = {k: v.clone() for k, v in m.averaged_actor.state_dict().items()}
+    m._on_step()  # step 61: rate 1 / (0.5 * 61), not 0.001
+    rate = 1 / (0.5 * 61)
+    for name, value in m.averaged_actor.state_dict().items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, (1 - rate) * before[name] + rate * m.policy.actor.state_dict()[name])
+    m.reset_averaged_actor()
+    assert m.averaging_steps == 0
+    torch.testing.assert_close(flat(m.averaged_actor), flat(m.policy.actor))
+
+
+@pytest.mark.parametrize("warmup", [0, 1.5, "early", True])
+def test_a_warmup_outside_0_1_is_refused_with_what_to_pass(warmup):
+    with pytest.raises(ValueError, match=r"actor_averaging_warmup must be a share of the run in \(0, 1\]"):
+        model(actor_averaging_warmup=warmup)
+
+
 @pytest.mark.parametrize("rate", [0, -0.1, 1.5, "fast", True])
 def test_a_rate_outside_0_1_is_refused_with_what_to_pass(rate):
     with pytest.raises(ValueError, match=r"actor_averaging must be a rate in \(0, 1\]"):
@@ -84,6 +115,7 @@ def test_save_and_load_keep_the_average_and_an_older_file_gets_its_actor(tmp_pat
     m.save(tmp_path / "m")
     loaded = AIHFCrossQ.load(tmp_path / "m", env=gym.make("Pendulum-v1"))
     assert loaded.actor_averaging == 0.01
+    assert (loaded.actor_averaging_warmup, loaded.averaging_steps) == (m.actor_averaging_warmup, 80)  # resumes
     torch.testing.assert_close(flat(loaded.averaged_actor), flat(m.averaged_actor))
     assert not torch.equal(flat(loaded.averaged_actor), flat(loaded.policy.actor))
 

@@ -63,13 +63,24 @@ def test_averaged_actors_are_measured_alongside_and_reported_as_runs_of_their_ow
 
     main(["--env", "Hopper-v5", "--variants", "crossq-demo50-renorm5k", "--timesteps", "1200", "--eval-freq", "600",
           "--eval-episodes", "1", "--num-demos", "500", "--net-arch", "16", "16", "--set", "actor_averaging=null",
-          "learning_starts=200", "--averaged-actors", "0.01", "--logdir", str(tmp_path)])
+          "learning_starts=200", "--averaged-actors", "0.01", "0.01:0.1", "--logdir", str(tmp_path)])
     (path,) = (tmp_path / "Hopper-v5").glob("*.json")
     stored = json.loads(path.read_text())
     assert stored["actor_averaging"] is None and stored["averaged_actors"]["0.01"]["steps"] == [600, 1200]
+    assert stored["averaged_actors"]["0.01:0.1"]["scores"] != stored["averaged_actors"]["0.01"]["scores"]
     runs = read_records(tmp_path / "Hopper-v5")
     assert sorted(suffix(r) for r in runs) == [
+        " actor_averaging=0.01 actor_averaging_warmup=0.1 learning_starts=200",
         " actor_averaging=0.01 learning_starts=200",
         " actor_averaging=None learning_starts=200",
     ]
-    assert [len(r["scores"]) for r in runs] == [2, 2]
+    assert [len(r["scores"]) for r in runs] == [2, 2, 2]
+
+
+@pytest.mark.parametrize("spec", ["fast", "0.01:x", "0:0.1", "0.01:2"])
+def test_an_averaged_actor_spec_that_is_not_tau_or_tau_warmup_is_refused(spec, capsys):
+    from benchmarks.inner_loop_sweep import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--averaged-actors", spec])
+    assert "TAU" in capsys.readouterr().err
