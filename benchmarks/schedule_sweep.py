@@ -13,6 +13,8 @@ so termination handling matters there. Any other env takes a demonstrator saved 
     python -m benchmarks.schedule_sweep --variants paper default --seeds 0
     python -m benchmarks.schedule_sweep --env Hopper-v5 --expert hopper_sac.zip --num-demos 10000 \
         --timesteps 100000 --eval-freq 5000 --learning-starts 5000
+    python -m benchmarks.schedule_sweep --variants default --seeds 0 --inner crossq \
+        --averaged-actors 0.0002 0.0002:0.1      # the current actor acts; averages of it evaluated alongside
 
 Writes a JSON file (``--json``) and prints a markdown table.
 """
@@ -31,7 +33,8 @@ from stable_baselines3 import SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.monitor import Monitor
 
-from aihf_control import AIHF, Demonstrations, TrueReturnEvalCallback, record_demonstrations
+from aihf_control import AIHF, AIHFCrossQ, Demonstrations, TrueReturnEvalCallback, record_demonstrations
+from benchmarks.inner_loop_sweep import AveragedActors, averaging_spec
 from examples.scripted_experts import SCRIPTED_EXPERTS, expert_demonstrations, mean_return
 
 
@@ -107,6 +110,16 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, default=15_000, help="env steps per run (default 15,000)")
     parser.add_argument("--eval-freq", type=int, default=1_000, help="evaluate every N env steps (default 1,000)")
     parser.add_argument("--num-demos", type=int, default=2_000, help="demonstration transitions (default 2,000)")
+    parser.add_argument("--inner", choices=["sac", "crossq"], default="sac", help="AIHF (SAC) or AIHFCrossQ")
+    parser.add_argument(
+        "--averaged-actors",
+        nargs="*",
+        type=averaging_spec,
+        default=[],
+        metavar="TAU[:WARMUP]",
+        help="act with the current actor (actor_averaging=None) and also evaluate these averages of it "
+        "(actor_averaging[:actor_averaging_warmup]) at each evaluation",
+    )
     parser.add_argument(
         "--threshold", type=float, help="return that counts as solved (default: a normalised score of 90)"
     )
@@ -129,20 +142,30 @@ def main() -> None:
                 zero_env = gym.wrappers.TransformReward(gym.make(args.env), lambda r: 0.0)
                 model = SAC("MlpPolicy", zero_env, **common)
             else:
-                model = AIHF(
+                model = {"sac": AIHF, "crossq": AIHFCrossQ}[args.inner](
                     "MlpPolicy",
                     args.env,
                     demonstrations=demos,
                     reward_net_arch=args.net_arch,
                     **common,
                     **VARIANTS[name].kwargs,
+                    **({"actor_averaging": None} if args.averaged_actors else {}),
                 )
             evaluation = TrueReturnEvalCallback(
                 Monitor(gym.make(args.env)), eval_freq=args.eval_freq, n_eval_episodes=5
             )
-            model.learn(args.timesteps, callback=evaluation)
+            averaged = AveragedActors(args.averaged_actors, args.env, args.eval_freq, 5)
+            model.learn(args.timesteps, callback=[evaluation, averaged])
             curve = evaluation.curve
             solved = next((steps for steps, mean, _ in curve if mean >= threshold), None)
+            averages = {
+                spec: {
+                    "curve": c,
+                    "steps_to_threshold": next((s for s, r in c if r >= threshold), None),
+                    "final_return": c[-1][1],
+                }
+                for spec, c in averaged.curves.items()
+            }
             results.append(
                 dict(
                     variant=name,
@@ -153,6 +176,7 @@ def main() -> None:
                     steps_to_threshold=solved,
                     final_return=curve[-1][1],
                     curve=curve,
+                    averaged_actors=averages,
                     wall_s=time.perf_counter() - start,
                     kwargs=VARIANTS[name].kwargs,
                 )
@@ -170,9 +194,13 @@ def main() -> None:
     print("|---|---|---|---|")
     for name in args.variants:
         rows = [r for r in results if r["variant"] == name]
-        steps = ", ".join("–" if r["steps_to_threshold"] is None else f"{r['steps_to_threshold']:,}" for r in rows)
-        final = np.mean([r["final_return"] for r in rows])
-        print(f"| {name} | {VARIANTS[name].description} | {steps} | {final:.0f} |")
+        actors = {"": rows} | {
+            f", average {spec}": [r["averaged_actors"][spec] for r in rows] for spec in args.averaged_actors
+        }
+        for actor, runs in actors.items():
+            steps = ", ".join("–" if r["steps_to_threshold"] is None else f"{r['steps_to_threshold']:,}" for r in runs)
+            final = np.mean([r["final_return"] for r in runs])
+            print(f"| {name}{actor} | {VARIANTS[name].description} | {steps} | {final:.0f} |")
 
 
 if __name__ == "__main__":

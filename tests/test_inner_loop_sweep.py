@@ -84,3 +84,20 @@ def test_an_averaged_actor_spec_that_is_not_tau_or_tau_warmup_is_refused(spec, c
     with pytest.raises(SystemExit):
         parse_args(["--averaged-actors", spec])
     assert "TAU" in capsys.readouterr().err
+
+
+def test_the_schedule_sweep_evaluates_averages_of_a_crossq_actor_alongside(tmp_path, monkeypatch):
+    import json
+    import sys
+
+    from benchmarks import schedule_sweep
+
+    out = tmp_path / "sweep.json"
+    argv = ["schedule_sweep", "--variants", "default", "--seeds", "0", "--inner", "crossq", "--timesteps", "600",
+            "--eval-freq", "300", "--num-demos", "200", "--learning-starts", "100", "--averaged-actors", "0.0002:0.1",
+            "--json", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    schedule_sweep.main()
+    (run,) = json.loads(out.read_text())["results"]
+    assert [s for s, _ in run["averaged_actors"]["0.0002:0.1"]["curve"]] == [300, 600]
+    assert run["kwargs"] == {} and run["final_return"] != run["averaged_actors"]["0.0002:0.1"]["final_return"]
