@@ -51,7 +51,7 @@ class AveragedActor:
     loads with the average set to its actor.
 
     Measured (docs: the inner loop): on Hopper and Walker2d, in the same runs, the current actor fell below 60%
-    of the demonstrator after first reaching 90% 17 times in 6 runs of 150k env steps, the average over 5k env
+    of the demonstrator after first reaching 90% 18 times in 8 runs of 150k env steps, the average over 5k env
     steps twice. Without the warmup that average lagged far behind on short tasks (InvertedPendulum, solved by the
     actor at 10k env steps: the average at 89 and 667 of 1,000 at 10k and 15k); with it, it was at 1,000 when
     the actor was.
