@@ -399,7 +399,7 @@ def read_records(folder: Path) -> list[dict]:
     for r in list(records):
         for spec, curve in r.get("averaged_actors", {}).items():
             n, (tau, warmup) = len(curve["scores"]), parse_averaging(spec)
-            averaging = {"actor_averaging": tau, **({"actor_averaging_warmup": warmup} if warmup else {})}
+            averaging = {"actor_averaging": tau, "actor_averaging_warmup": warmup}  # not the run's own warmup
             records.append({**r, **averaging, **curve, "wall_times": r["wall_times"][:n]})
     return records
 
