@@ -112,14 +112,9 @@ def main() -> None:
     parser.add_argument("--num-demos", type=int, default=2_000, help="demonstration transitions (default 2,000)")
     parser.add_argument("--inner", choices=["sac", "crossq"], default="sac", help="AIHF (SAC) or AIHFCrossQ")
     parser.add_argument(
-        "--averaged-actors",
-        nargs="*",
-        type=averaging_spec,
-        default=[],
-        metavar="TAU[:WARMUP]",
-        help="act with the current actor (actor_averaging=None) and also evaluate these averages of it "
-        "(actor_averaging[:actor_averaging_warmup]) at each evaluation",
-    )
+        "--averaged-actors", nargs="*", type=averaging_spec, default=[], metavar="TAU[:WARMUP]",
+        help="act with the current actor and also evaluate these averages of it at each evaluation",
+    )  # fmt: skip
     parser.add_argument(
         "--threshold", type=float, help="return that counts as solved (default: a normalised score of 90)"
     )
