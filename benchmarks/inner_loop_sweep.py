@@ -214,18 +214,19 @@ class AveragedActors(BaseCallback):
     def __init__(self, taus: list[str], env_id: str, eval_freq: int, episodes: int) -> None:
         super().__init__()
         self.taus, self.env_id, self.eval_freq, self.episodes = taus, env_id, eval_freq, episodes
-        self.curves: dict[str, list[tuple[int, float]]] = {str(tau): [] for tau in taus}
+        self.curves: dict[str, list[tuple[int, float]]] = {tau: [] for tau in taus}
+        self.rates = {tau: parse_averaging(tau) for tau in taus}  # spec -> (rate, warmup), parsed once
         self.averages: dict[str, torch.nn.Module] = {}
 
     def _on_training_start(self) -> None:
-        self.averages = {str(t): copy.deepcopy(self.model.policy.actor).requires_grad_(False) for t in self.taus}
-        self.eval_envs = {str(tau): Monitor(gym.make(self.env_id)) for tau in self.taus}
+        self.averages = {tau: copy.deepcopy(self.model.policy.actor).requires_grad_(False) for tau in self.taus}
+        self.eval_envs = {tau: Monitor(gym.make(self.env_id)) for tau in self.taus}
         self.start = self.num_timesteps  # the warmup counts from here (a resumed run starts its averages anew)
 
     def _on_step(self) -> bool:
         actor = self.model.policy.actor
         for spec, average in self.averages.items():
-            update_average(average, actor, averaging_rate(*parse_averaging(spec), self.num_timesteps - self.start))
+            update_average(average, actor, averaging_rate(*self.rates[spec], self.num_timesteps - self.start))
         if self.taus and self.num_timesteps % self.eval_freq == 0:
             own_average = getattr(self.model, "averaged_actor", None)
             for tau, average in self.averages.items():
