@@ -35,6 +35,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 
 from aihf_control.sb3.averaged_actor import averaging_rate, update_average
+from aihf_control.sb3.checkpoint import latest_checkpoint
 
 # Each variant: the inner algorithm and the AIHF arguments that differ from the library's defaults.
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -134,7 +135,7 @@ def run_one(job: dict) -> dict:
         load_local_dataset,
         load_trajectories,
     )
-    from aihf_control.sb3 import latest_checkpoint, read_checkpoint_state
+    from aihf_control.sb3 import read_checkpoint_state
 
     torch.set_num_threads(1)
     env_id, seed = job["env"], job["seed"]
@@ -446,7 +447,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ]
     done = [json.loads(Path(j["path"]).read_text()) for j in jobs if Path(j["path"]).is_file()]
     todo = [j for j in jobs if not Path(j["path"]).is_file()]
-    stopped = sum(Path(j["path"]).with_suffix(".checkpoints").is_dir() for j in todo)
+    # a run stopped before its first checkpoint leaves an empty folder: it starts again, not resumes
+    stopped = sum(latest_checkpoint(Path(j["path"]).with_suffix(".checkpoints")) is not None for j in todo)
     print(
         f"{len(jobs)} runs on {args.env}: {len(done)} already done, {len(todo)} to run ({stopped} resumed from a "
         f"checkpoint), {args.workers} at a time"

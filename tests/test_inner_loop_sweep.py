@@ -56,15 +56,20 @@ def test_the_true_reward_reference_is_the_inner_loop_of_aihf_crossq():
     assert {m.warmup_steps for m in model.policy.modules() if hasattr(m, "warmup_steps")} == {5_000}
 
 
-def test_averaged_actors_are_measured_alongside_and_reported_as_runs_of_their_own(tmp_path):
+def test_averaged_actors_are_measured_alongside_and_reported_as_runs_of_their_own(tmp_path, capsys):
     import json
 
     from benchmarks.inner_loop_sweep import main, read_records, suffix
 
+    # a run stopped before its first checkpoint left an empty folder: it starts again and is not called resumed
+    stem = "crossq-demo50-renorm5k_actor_averagingNone_learning_starts200_prefs0_seed0"
+    (tmp_path / "Hopper-v5" / f"{stem}.checkpoints").mkdir(parents=True)
     main(["--env", "Hopper-v5", "--variants", "crossq-demo50-renorm5k", "--timesteps", "1200", "--eval-freq", "600",
           "--eval-episodes", "1", "--num-demos", "500", "--net-arch", "16", "16", "--set", "actor_averaging=null",
           "learning_starts=200", "--averaged-actors", "0.01", "0.01:0.1", "--logdir", str(tmp_path)])
+    assert "1 to run (0 resumed from a checkpoint)" in capsys.readouterr().out
     (path,) = (tmp_path / "Hopper-v5").glob("*.json")
+    assert path.stem == stem
     stored = json.loads(path.read_text())
     assert stored["actor_averaging"] is None and stored["averaged_actors"]["0.01"]["steps"] == [600, 1200]
     assert stored["averaged_actors"]["0.01:0.1"]["scores"] != stored["averaged_actors"]["0.01"]["scores"]
