@@ -53,7 +53,7 @@ class AveragedActor:
     Measured (docs: the inner loop): on Hopper and Walker2d, in the same runs, the current actor fell below 60%
     of the demonstrator after first reaching 90% 18 times in 8 runs of 150k env steps, the average over 5k env
     steps twice. Without the warmup that average lagged far behind on short tasks (InvertedPendulum, solved by the
-    actor at 10k env steps: the average at 89 and 667 of 1,000 at 10k and 15k); with it, it was at 1,000 when
+    actor at 10k env steps: the average at 106 and 657 of 1,000 at 10k and 15k); with it, it was at 1,000 when
     the actor was.
 
     :param actor_averaging: the rate per env step, in (0, 1]; 1 or None acts with the current actor (SB3's behaviour)
