@@ -128,6 +128,43 @@ def test_absorbing_reward_is_learned_from_the_demo_loss(tmp_path, hopper_demos, 
     assert (after > before) if demos_terminate else (after < before)
 
 
+@pytest.mark.parametrize("weighting", ["transitions", "occupancy"])
+def test_a_falling_policy_drags_the_whole_reward_down_unless_the_demo_loss_weighs_occupancies(
+    tmp_path, hopper_demos, small_aihf_kwargs, weighting
+):
+    """Every policy step ends in a fall, no demonstrated one does. Per transition, each fall adds γ/(1-γ)·r_abs to
+    the policy's side, so lowering r_θ everywhere lowers the loss: r_θ(demo) falls with it. Over normalised
+    occupancies a constant does not change the loss: r_θ(demo) rises and r_abs falls."""
+    model = make_model(
+        gym.make("Hopper-v5"),
+        small_aihf_kwargs,
+        demos=hopper_demos,
+        reward_gradient_steps=10,
+        reward_learning_rate=1e-2,
+        reward_gradient_penalty=0.0,
+        demo_loss_weighting=weighting,
+    )
+    csv_logger(model, tmp_path)
+    rng = np.random.default_rng(0)
+    for i in range(50):
+        obs = hopper_demos.obs[i : i + 1] + rng.normal(scale=0.1, size=(1, 11))
+        model.replay_buffer.add(obs, obs, rng.uniform(-1, 1, (1, 3)), np.array([0.0]), np.array([True]), [{}])
+    demo_obs, demo_acts = (torch.as_tensor(x[:256], dtype=torch.float32) for x in (hopper_demos.obs, hopper_demos.acts))
+    before, absorbing_before = (
+        model.reward_net(demo_obs, demo_acts).mean().item(),
+        model.reward_net.absorbing_reward().item(),
+    )
+    model._update_reward()
+    after = model.reward_net(demo_obs, demo_acts).mean().item()
+    assert model.reward_net.absorbing_reward().item() < absorbing_before
+    assert (after > before) if weighting == "occupancy" else (after < before - 1.0)
+
+
+def test_an_unknown_demo_loss_weighting_is_refused(hopper_demos, small_aihf_kwargs):
+    with pytest.raises(ValueError, match="demo_loss_weighting must be 'transitions' or 'occupancy', got 'steps'"):
+        make_model(gym.make("Hopper-v5"), small_aihf_kwargs, demos=hopper_demos, demo_loss_weighting="steps")
+
+
 def test_preferences_against_falls_lower_the_absorbing_reward(tmp_path, hopper_prefs, small_aihf_kwargs, falls_factory):
     """A segment that ends in a fall is padded with absorbing steps; preferring the whole segment to
     the fall can only be learned through r_abs, which must drop below the rewards of real steps."""

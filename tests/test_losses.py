@@ -228,3 +228,25 @@ def test_gradient_penalty_pulls_a_steep_reward_towards_slope_one():
         optimizer.step()
     after = gradient_penalty(net.reward_of_features, demo, policy).item()
     assert after < before / 5, (before, after)
+
+
+def test_demo_loss_with_occupancy_masses_ignores_a_constant_added_to_the_reward():
+    # The policy's second transition ends in a fall: r + γ/(1-γ)·r_abs, standing for 1 + γ/(1-γ) steps.
+    from aihf_control.rewards.losses import absorbing_mass
+
+    gamma, r_abs = 0.99, -2.0
+    terminated = t(0.0, 1.0, 0.0)
+    k = gamma / (1 - gamma)
+
+    def loss(shift: float, masses: bool) -> torch.Tensor:
+        demo = t(1.0, 2.0) + shift
+        policy = t(0.5, -0.5, 0.0) + shift + terminated * k * (r_abs + shift)
+        mass = (absorbing_mass(t(0.0, 0.0), gamma), absorbing_mass(terminated, gamma)) if masses else (None, None)
+        return demo_loss(demo, policy, *mass)
+
+    assert absorbing_mass(terminated, gamma).tolist() == pytest.approx([1.0, 100.0, 1.0])
+    assert loss(5.0, True).item() == pytest.approx(loss(0.0, True).item())
+    # per transition, lowering r_θ everywhere lowers the loss by γ/(1-γ)·(share of falls) per unit: a drift
+    assert loss(-1.0, False).item() == pytest.approx(loss(0.0, False).item() - k / 3)
+    # the weighted means: policy (0.5 - 0.5 + 99·(-2) + 0) / 102, demonstrations 1.5
+    assert loss(0.0, True).item() == pytest.approx((0.5 - 0.5 - 99 * 2.0) / 102 - 1.5)

@@ -20,14 +20,36 @@ import torch
 import torch.nn.functional as F
 
 
-def demo_loss(demo_rewards: torch.Tensor, policy_rewards: torch.Tensor) -> torch.Tensor:
+def demo_loss(
+    demo_rewards: torch.Tensor,
+    policy_rewards: torch.Tensor,
+    demo_mass: torch.Tensor | None = None,
+    policy_mass: torch.Tensor | None = None,
+) -> torch.Tensor:
     """ML-IRL loss ``-(mean r(demo) - mean r(policy))``.
+
+    With masses, each mean is ``sum of rewards / sum of masses``: a transition that ends in a true termination
+    carries the reward of the absorbing steps after it (r + γ/(1-γ)·r_abs) and, as its mass, their number
+    (1 + γ/(1-γ)), so both means are over normalised occupancies and a constant added to r_θ (r_abs included)
+    leaves the loss unchanged. Without them, the policy's terminations add γ/(1-γ) to its side for every unit
+    that r_θ rises everywhere, and the loss lowers r_θ as a whole, until its bound, whenever the policy falls more
+    often than the demonstrator (``absorbing_mass`` gives the masses).
 
     :param demo_rewards: (..., B_demo) r_θ on demonstrated transitions (leading dimensions: ensemble members)
     :param policy_rewards: (..., B_pi) r_θ on transitions of the current policy
+    :param demo_mass: (B_demo,) each demonstrated transition's share of the occupancy, or None (1 each)
+    :param policy_mass: (B_pi,) the same for the policy's transitions, or None (1 each)
     :return: scalar loss
     """
-    return policy_rewards.mean() - demo_rewards.mean()
+    demo_mean = demo_rewards.mean(-1) if demo_mass is None else demo_rewards.sum(-1) / demo_mass.sum()  # (...,)
+    policy_mean = policy_rewards.mean(-1) if policy_mass is None else policy_rewards.sum(-1) / policy_mass.sum()
+    return (policy_mean - demo_mean).mean()
+
+
+def absorbing_mass(terminated: torch.Tensor, gamma: float) -> torch.Tensor:
+    """:param terminated: (B,) 1 where the transition ends in a true termination  :param gamma: the discount
+    :return: (B,) 1 + γ/(1-γ) where terminated, else 1: the transition and the absorbing steps it stands for"""
+    return 1.0 + terminated.float() * (gamma / (1.0 - gamma))
 
 
 def preference_loss(returns_1: torch.Tensor, returns_2: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -92,6 +114,8 @@ def aihf_loss(
     labels: torch.Tensor | None,
     demo_weight: float = 1.0,
     preference_weight: float = 1.0,
+    demo_mass: torch.Tensor | None = None,
+    policy_mass: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The joint AIHF reward loss ``demo_weight · L_demo + preference_weight · L_pref``.
 
@@ -106,6 +130,8 @@ def aihf_loss(
     :param labels: (B,) P(σ¹ ≻ σ²), or None
     :param demo_weight: weight of the demonstration term
     :param preference_weight: weight λ of the preference term
+    :param demo_mass: (B_demo,) occupancy masses of the demonstrated transitions, or None (see ``demo_loss``)
+    :param policy_mass: (B_pi,) the same for the policy's transitions, or None
     :return: scalar loss
     """
     use_demos = demo_weight != 0 and demo_rewards is not None and policy_rewards is not None
@@ -114,7 +140,7 @@ def aihf_loss(
         raise ValueError("aihf_loss got no term to compute: pass demo rewards, preference returns, or both")
     loss = 0.0
     if use_demos:
-        loss = loss + demo_weight * demo_loss(demo_rewards, policy_rewards)
+        loss = loss + demo_weight * demo_loss(demo_rewards, policy_rewards, demo_mass, policy_mass)
     if use_prefs:
         loss = loss + preference_weight * preference_loss(returns_1, returns_2, labels)
     return loss

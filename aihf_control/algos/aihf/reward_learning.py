@@ -21,7 +21,14 @@ from aihf_control.data.demos import Demonstrations
 from aihf_control.data.online import OnlinePreferenceGatherer, recent_trajectories
 from aihf_control.data.preferences import Preferences
 from aihf_control.data.teachers import ScriptedTeacher
-from aihf_control.rewards.losses import aihf_loss, demo_loss, gradient_penalty, preference_accuracy, preference_loss
+from aihf_control.rewards.losses import (
+    absorbing_mass,
+    aihf_loss,
+    demo_loss,
+    gradient_penalty,
+    preference_accuracy,
+    preference_loss,
+)
 from aihf_control.rewards.nets import RewardNet
 from aihf_control.sb3.checkpoint import keep_last_good
 from aihf_control.sb3.model_files import CheckedLoad
@@ -107,6 +114,11 @@ class AIHFRewardLearning(CheckedLoad):
     :param reward_bound: r_θ stays within ±reward_bound (a smooth tanh bound)
     :param state_only_reward: learn r_θ(s) instead of r_θ(s, a)
     :param absorbing_state: learn the reward of an absorbing state after true terminations (see above)
+    :param demo_loss_weighting: ``"transitions"``: L_demo's means are over the sampled transitions, a terminated
+        one counting once although it carries the absorbing steps' reward; ``"occupancy"``: those steps count in
+        the means' denominators too (normalised occupancies), so that a constant added to r_θ leaves L_demo
+        unchanged; with ``"transitions"`` a policy that falls more often than the demonstrator pushes r_θ as a
+        whole down to its bound (``rewards.losses.demo_loss``)
     :param normalize_reward_inputs: standardise the reward net's observations with the mean and std
         of the feedback data (fixed for the run)
     :param demo_batch_fraction: share of every inner-loop minibatch drawn from the demonstrations (rewarded by
@@ -156,6 +168,7 @@ class AIHFRewardLearning(CheckedLoad):
         reward_bound: float = 10.0,
         state_only_reward: bool = False,
         absorbing_state: bool = True,
+        demo_loss_weighting: str = "transitions",
         normalize_reward_inputs: bool = True,
         learning_starts: int = 5_000,
         reward_ensemble_size: int = 1,
@@ -171,6 +184,10 @@ class AIHFRewardLearning(CheckedLoad):
         **kwargs: Any,
     ) -> None:
         if _init_setup_model:
+            if demo_loss_weighting not in ("transitions", "occupancy"):
+                raise ValueError(
+                    f"demo_loss_weighting must be 'transitions' or 'occupancy', got {demo_loss_weighting!r}"
+                )
             if preference_source not in ("offline", "online"):
                 raise ValueError(f"preference_source must be 'offline' or 'online', got {preference_source!r}")
             online = preference_source == "online"
@@ -233,6 +250,7 @@ class AIHFRewardLearning(CheckedLoad):
         self.reward_bound = float(reward_bound)
         self.state_only_reward = bool(state_only_reward)
         self.absorbing_state = bool(absorbing_state)
+        self.demo_loss_weighting = demo_loss_weighting
         self.normalize_reward_inputs = bool(normalize_reward_inputs)
         self.reward_ensemble_size = int(reward_ensemble_size)
         self.preference_source = preference_source
@@ -489,7 +507,7 @@ class AIHFRewardLearning(CheckedLoad):
         for step in range(self.reward_gradient_steps):
             # Rewards and returns carry a leading ensemble dimension E: each member gets its own loss
             # terms (the losses average over all leading dimensions), so members learn independently.
-            demo_r = policy_r = r1 = r2 = labels = penalty = None
+            demo_r = policy_r = r1 = r2 = labels = penalty = demo_mass = policy_mass = None
             if use_demos:
                 d = torch.as_tensor(np.random.randint(0, len(fb.demo_obs), self.reward_batch_size), device=self.device)
                 p = torch.as_tensor(np.random.randint(0, len(pol_obs), self.reward_batch_size), device=self.device)
@@ -497,7 +515,8 @@ class AIHFRewardLearning(CheckedLoad):
                     fb.demo_obs[d], fb.demo_acts[d], fb.demo_terminated[d], gamma, absorbing
                 )  # (E, B)
                 policy_r = net.member_transition_rewards(pol_obs[p], pol_acts[p], pol_term[p], gamma, absorbing)
-                demo_losses.append(demo_loss(demo_r, policy_r).item())
+                demo_mass, policy_mass = self._occupancy_masses(fb.demo_terminated[d], pol_term[p])
+                demo_losses.append(demo_loss(demo_r, policy_r, demo_mass, policy_mass).item())
                 if self.reward_gradient_penalty > 0:
                     demo_features = net.features(fb.demo_obs[d], fb.demo_acts[d])
                     policy_features = net.features(pol_obs[p], pol_acts[p])
@@ -519,7 +538,7 @@ class AIHFRewardLearning(CheckedLoad):
             # The losses average over the E members; × E gives each member its whole loss, as a lone net gets
             # (so Adam's weight decay keeps the same strength relative to the gradient whatever E is).
             loss = net.ensemble_size * aihf_loss(
-                demo_r, policy_r, r1, r2, labels, self.demo_weight, self.preference_weight
+                demo_r, policy_r, r1, r2, labels, self.demo_weight, self.preference_weight, demo_mass, policy_mass
             )
             if penalty is not None:
                 loss = loss + self.reward_gradient_penalty * penalty
@@ -549,6 +568,14 @@ class AIHFRewardLearning(CheckedLoad):
             self.logger.record("reward/gradient_penalty", float(np.mean(penalties)))
         self._log_reward_metrics(demo_losses, pref_losses, pol_obs, pol_acts, pol_term, pol_true)
 
+    def _occupancy_masses(
+        self, demo_terminated: torch.Tensor, policy_terminated: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """L_demo's masses of demonstrated and policy transitions: None (1 each) unless ``"occupancy"``."""
+        if self.demo_loss_weighting != "occupancy" or not self.absorbing_state:
+            return None, None
+        return absorbing_mass(demo_terminated, self.gamma), absorbing_mass(policy_terminated, self.gamma)
+
     @torch.no_grad()
     def _log_reward_metrics(
         self,
@@ -563,17 +590,20 @@ class AIHFRewardLearning(CheckedLoad):
         self.logger.record("reward/updates", self.reward_updates)
         self.logger.record("reward/absorbing_reward", float(net.absorbing_reward()))
         r_policy = net(pol_obs, pol_acts)
+        self.logger.record("reward/policy_reward", float(r_policy.mean()))  # its level: near ±reward_bound saturates
         if len(pol_true) > 1 and np.std(pol_true) > 0 and float(r_policy.std()) > 0:
             self.logger.record("reward/true_corr", float(np.corrcoef(r_policy.cpu().numpy(), pol_true)[0, 1]))
         if demo_losses:
             self.logger.record("reward/demo_loss", float(np.mean(demo_losses)))
             d = _spread(len(fb.demo_obs), 2_048)
             absorbing_term = self.gamma / (1 - self.gamma) * net.absorbing_reward() if self.absorbing_state else 0.0
-            demo_mean = net.transition_reward(
+            demo_r = net.transition_reward(
                 fb.demo_obs[d], fb.demo_acts[d], fb.demo_terminated[d], self.gamma, self.absorbing_state
-            ).mean()
-            policy_mean = (r_policy + pol_term * absorbing_term).mean()
-            self.logger.record("reward/demo_minus_policy", float(demo_mean - policy_mean))
+            )
+            policy_r = r_policy + pol_term * absorbing_term
+            # -L_demo on all of them, weighted as the loss weighs them
+            gap = -demo_loss(demo_r, policy_r, *self._occupancy_masses(fb.demo_terminated[d], pol_term))
+            self.logger.record("reward/demo_minus_policy", float(gap))
         if pref_losses:
             self.logger.record("reward/pref_loss", float(np.mean(pref_losses)))
             # A fixed spread of 256 pairs: the full set would cost more than the update itself.
