@@ -1,0 +1,71 @@
+"""Where a checkpointed AIHF run's reward sits: r_θ on its replay buffer (by blocks of env steps), on the
+demonstrations, and the absorbing state's reward, next to the falls per block and ``reward_bound``.
+
+A reward whose every value sits near ``-reward_bound`` makes falling as cheap as staying up (the design notes:
+"A second Walker2d demonstrator"). Reads a checkpoint folder as ``ResumableCheckpointCallback`` writes them
+(``benchmarks.inner_loop_sweep`` keeps the newest under ``<run>.checkpoints/`` until the run ends):
+
+    python -m benchmarks.reward_levels runs/inner_loop_sweep/Walker2d-v5/<run>.checkpoints --env Walker2d-v5 \\
+        --demonstrations aihf/walker2d/expert-v1
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import aihf_control
+from aihf_control.algos.aihf.reward_learning import AIHFRewardLearning
+from aihf_control.data import default_dataset_id, load_demonstrations
+from aihf_control.sb3 import latest_checkpoint, read_checkpoint_state
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint", help="a checkpoint folder (step_...) or a folder of them (the newest is read)")
+    parser.add_argument("--env", required=True, help="the run's env id, e.g. Walker2d-v5")
+    parser.add_argument("--demonstrations", help="Minari id of the demonstrations (default: aihf/<env>/expert-v0)")
+    parser.add_argument("--block", type=int, default=10_000, help="env steps per row of the table")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    folder = Path(args.checkpoint)
+    if not (folder / "state.json").is_file():
+        folder = latest_checkpoint(folder) or parser.error(f"no checkpoint in {args.checkpoint}")
+    algorithm = getattr(aihf_control, read_checkpoint_state(folder)["algorithm"], None)
+    if not (isinstance(algorithm, type) and issubclass(algorithm, AIHFRewardLearning)):
+        parser.error(f"{folder} is a checkpoint of {read_checkpoint_state(folder)['algorithm']}, not of an AIHF model")
+    model = algorithm.load(folder / "model.zip", device="cpu")
+    env_id = args.env
+    env = gym.make(env_id)
+    buffer = np.load(folder / "replay_buffer.npz", allow_pickle=False)
+    # rows in the order they were added; with several envs, each row holds one step of every env
+    obs = torch.as_tensor(buffer["observations"].reshape(-1, env.observation_space.shape[0]), dtype=torch.float32)
+    env_actions = model.policy.unscale_action(buffer["actions"].reshape(-1, env.action_space.shape[0]))
+    actions = torch.as_tensor(env_actions, dtype=torch.float32)
+    falls = (buffer["dones"] * (1 - buffer["timeouts"])).reshape(-1)
+    demos = load_demonstrations(
+        args.demonstrations or default_dataset_id(env_id, "expert"), env=env, num_transitions=10_000, seed=0
+    )
+    net = model.reward_net
+    with torch.no_grad():
+        rewards = net(obs, actions).numpy()
+        demo_rewards = net(torch.as_tensor(demos.obs), torch.as_tensor(demos.acts)).numpy()
+        absorbing = float(net.absorbing_reward())
+    print(f"{folder} ({model.num_timesteps:,} env steps): reward_bound {net.reward_bound:g}, r_abs {absorbing:.2f}")
+    print(f"r on the demonstrations: mean {demo_rewards.mean():.2f} (min {demo_rewards.min():.2f})")
+    print("| replay rows | mean r | min r | falls |\n|---|---:|---:|---:|")
+    for start in range(0, len(rewards), args.block):
+        block = slice(start, start + args.block)
+        print(
+            f"| {start:,}–{min(start + args.block, len(rewards)):,} | {rewards[block].mean():.2f} | "
+            f"{rewards[block].min():.2f} | {int(falls[block].sum())} |"
+        )
+    return {"absorbing": absorbing, "demo_mean": float(demo_rewards.mean()), "policy_rewards": rewards}
+
+
+if __name__ == "__main__":
+    main()

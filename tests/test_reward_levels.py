@@ -1,0 +1,38 @@
+"""benchmarks.reward_levels reads a checkpointed AIHF run and reports where its reward sits."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from aihf_control import AIHF
+from aihf_control.sb3.checkpoint import save_checkpoint
+
+
+def test_reward_levels_of_a_checkpoint_match_the_models_reward(tmp_path, hopper_demos, small_aihf_kwargs, capsys):
+    from benchmarks.reward_levels import main
+
+    model = AIHF("MlpPolicy", gym.make("Hopper-v5"), demonstrations=hopper_demos, seed=0, **small_aihf_kwargs)
+    model.learn(300)
+    folder = save_checkpoint(model, tmp_path / "checkpoints")
+    levels = main([str(tmp_path / "checkpoints"), "--env", "Hopper-v5", "--block", "100"])
+    assert levels["absorbing"] == pytest.approx(model.reward_net.absorbing_reward().item(), abs=1e-5)
+    buffer = model.replay_buffer
+    expected = model.predict_reward(buffer.observations[:300, 0], model.policy.unscale_action(buffer.actions[:300, 0]))
+    np.testing.assert_allclose(levels["policy_rewards"], expected, atol=1e-4)
+    out = capsys.readouterr().out
+    assert str(folder) in out and "| 200–300 |" in out
+
+
+def test_a_checkpoint_of_another_algorithm_is_refused(tmp_path, capsys):
+    from stable_baselines3 import SAC
+
+    from benchmarks.reward_levels import main
+
+    model = SAC("MlpPolicy", gym.make("Pendulum-v1"), learning_starts=10, buffer_size=100, seed=0)
+    model.learn(20)
+    save_checkpoint(model, tmp_path)
+    with pytest.raises(SystemExit):
+        main([str(tmp_path), "--env", "Pendulum-v1"])
+    assert "is a checkpoint of SAC, not of an AIHF model" in capsys.readouterr().err
