@@ -35,12 +35,12 @@ def main(argv: list[str] | None = None) -> dict:
     folder = Path(args.checkpoint)
     if not (folder / "state.json").is_file():
         folder = latest_checkpoint(folder) or parser.error(f"no checkpoint in {args.checkpoint}")
-    algorithm = getattr(aihf_control, read_checkpoint_state(folder)["algorithm"], None)
+    name = read_checkpoint_state(folder)["algorithm"]
+    algorithm = getattr(aihf_control, name, None)
     if not (isinstance(algorithm, type) and issubclass(algorithm, AIHFRewardLearning)):
-        parser.error(f"{folder} is a checkpoint of {read_checkpoint_state(folder)['algorithm']}, not of an AIHF model")
+        parser.error(f"{folder} is a checkpoint of {name}, not of an AIHF model")
     model = algorithm.load(folder / "model.zip", device="cpu")
-    env_id = args.env
-    env = gym.make(env_id)
+    env = gym.make(args.env)
     buffer = np.load(folder / "replay_buffer.npz", allow_pickle=False)
     # rows in the order they were added; with several envs, each row holds one step of every env
     obs = torch.as_tensor(buffer["observations"].reshape(-1, env.observation_space.shape[0]), dtype=torch.float32)
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> dict:
     actions = torch.as_tensor(env_actions, dtype=torch.float32)
     falls = (buffer["dones"] * (1 - buffer["timeouts"])).reshape(-1)
     demos = load_demonstrations(
-        args.demonstrations or default_dataset_id(env_id, "expert"), env=env, num_transitions=10_000, seed=0
+        args.demonstrations or default_dataset_id(args.env, "expert"), env=env, num_transitions=10_000, seed=0
     )
     net = model.reward_net
     with torch.no_grad():
