@@ -106,6 +106,14 @@ def test_preference_weight_zero_ignores_preferences(hopper_demos, hopper_prefs, 
     assert "reward/pref_loss" not in model.logger.name_to_value
 
 
+def add_policy_steps_near(model: AIHF, demos: Demonstrations, terminated: bool) -> None:
+    """50 replayed Hopper steps near the first demonstrated states, random actions, all (not) terminated."""
+    rng = np.random.default_rng(0)
+    for i in range(50):
+        obs = demos.obs[i : i + 1] + rng.normal(scale=0.1, size=(1, 11))
+        model.replay_buffer.add(obs, obs, rng.uniform(-1, 1, (1, 3)), np.array([0.0]), np.array([terminated]), [{}])
+
+
 @pytest.mark.parametrize("demos_terminate", [True, False])
 def test_absorbing_reward_is_learned_from_the_demo_loss(tmp_path, hopper_demos, small_aihf_kwargs, demos_terminate):
     """Demos that end in termination while the policy never does raise r_abs, and the reverse lowers it."""
@@ -116,12 +124,7 @@ def test_absorbing_reward_is_learned_from_the_demo_loss(tmp_path, hopper_demos, 
         gym.make("Hopper-v5"), small_aihf_kwargs, demos=demos, reward_gradient_steps=10, reward_learning_rate=1e-2
     )
     csv_logger(model, tmp_path)  # _update_reward logs; learn() would set the logger up otherwise
-    rng = np.random.default_rng(0)
-    for i in range(50):
-        obs = hopper_demos.obs[i : i + 1] + rng.normal(scale=0.1, size=(1, 11))
-        model.replay_buffer.add(
-            obs, obs, rng.uniform(-1, 1, (1, 3)), np.array([0.0]), np.array([not demos_terminate]), [{}]
-        )
+    add_policy_steps_near(model, hopper_demos, terminated=not demos_terminate)
     before = model.reward_net.absorbing_reward().item()
     model._update_reward()
     after = model.reward_net.absorbing_reward().item()
@@ -145,10 +148,7 @@ def test_a_falling_policy_drags_the_whole_reward_down_unless_the_demo_loss_weigh
         demo_loss_weighting=weighting,
     )
     csv_logger(model, tmp_path)
-    rng = np.random.default_rng(0)
-    for i in range(50):
-        obs = hopper_demos.obs[i : i + 1] + rng.normal(scale=0.1, size=(1, 11))
-        model.replay_buffer.add(obs, obs, rng.uniform(-1, 1, (1, 3)), np.array([0.0]), np.array([True]), [{}])
+    add_policy_steps_near(model, hopper_demos, terminated=True)
     demo_obs, demo_acts = (torch.as_tensor(x[:256], dtype=torch.float32) for x in (hopper_demos.obs, hopper_demos.acts))
     before, absorbing_before = (
         model.reward_net(demo_obs, demo_acts).mean().item(),
