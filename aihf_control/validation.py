@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 from gymnasium import spaces
 
@@ -27,6 +29,25 @@ def check_finite(name: str, array: np.ndarray) -> None:
             f"{name} contains {int(bad.sum())} NaN/inf value(s), the first at index {first}; "
             "remove or repair those entries before training"
         )
+
+
+def check_positive_int(name: str, value: object) -> None:
+    """Raise unless ``value`` is an integer ≥ 1 (a bool is not a count).
+
+    :param name: the argument's name in the message, e.g. "num_pairs"
+    :param value: the value given
+    """
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def check_rng(rng: object) -> None:
+    """Raise unless ``rng`` is a numpy ``Generator``: the one source of randomness a data function takes.
+
+    :param rng: the value given
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator such as np.random.default_rng(0), got {type(rng).__name__}")
 
 
 def check_continuous_actions(action_space: spaces.Space) -> None:

@@ -1,224 +1,84 @@
-"""What a benchmark writes about its runs: one record per run, the statistics over seeds and envs, the
-tables of ``results.md``, the paper's claims and the curves of ``comparison.png``.
+"""What a benchmark writes about its runs: the tables of ``results.md``, the paper's claims and the curves of
+``comparison.png``, from the records of ``benchmarks.records`` and the statistics of ``benchmarks.score_statistics``
+(IQM over seeds and envs, stratified-bootstrap 95% CIs, probability of improvement).
 
 ``benchmarks.run`` writes a record as each run finishes and the summary, tables and plot at the end;
 ``python -m benchmarks.compare`` redraws them from earlier records, also merged over several envs.
-
-Statistics, as Agarwal et al. (NeurIPS 2021, "Deep RL at the edge of the statistical precipice") recommend
-for a handful of seeds and as their library ``rliable`` computes them:
-
-- the interquartile mean (IQM, the mean of the middle 50% of the runs, ``rliable.metrics.aggregate_iqm``)
-  of the normalised final score (0 = random policy, 100 = demonstrator), per env and over envs (all runs of
-  all envs pooled, each env a stratum);
-- 95% percentile confidence intervals from a stratified bootstrap: the seeds of each env are resampled with
-  replacement, ``BOOTSTRAP_REPS`` times, separately for each method (rliable's ``StratifiedBootstrap`` and
-  ``StratifiedIndependentBootstrap``, vectorised here: ``rliable.library`` goes through ``arch``, whose
-  versions that rliable 1.2 allows fail to import with pandas 3);
-- the probability of improvement P(X > Y): the chance that a run of X beats a run of Y on the same env,
-  averaged over envs (``rliable.metrics.probability_of_improvement``), with its bootstrap CI.
-
-With one seed there is nothing to resample: the CI is reported as undefined, never as a zero-width interval.
+The records' and statistics' public names are also importable from here.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from rliable import metrics
-from scipy.stats import trim_mean
 
 from benchmarks.profiles import AIHF_FAMILY, METHODS, USES_PREFERENCES
+from benchmarks.records import (
+    FINAL_EVALS,
+    Key,
+    common_envs,
+    env_of,
+    envs_of,
+    group_key,
+    group_runs,
+    normalized_score,
+    run_record,
+    save_json_atomically,
+    score_matrix,
+)
+from benchmarks.score_statistics import (
+    BOOTSTRAP_REPS,
+    BOOTSTRAP_SEED,
+    CONFIDENCE,
+    Interval,
+    bootstrap_ci,
+    iqm,
+    iqm_curve,
+    iqm_difference,
+    lead_change,
+    probability_of_improvement,
+)
 
-FINAL_EVALS = 3  # the final return of a run is the mean of its last FINAL_EVALS evaluations
-BOOTSTRAP_REPS = 10_000  # bootstrap resamples per confidence interval
-CONFIDENCE = 0.95
-BOOTSTRAP_SEED = 0  # the same records always give the same intervals
+__all__ = [
+    "BOOTSTRAP_REPS",
+    "BOOTSTRAP_SEED",
+    "CLAIM_BASELINES",
+    "CLAIM_TEXT",
+    "CONFIDENCE",
+    "FINAL_EVALS",
+    "UNDEFINED",
+    "Interval",
+    "Key",
+    "bootstrap_ci",
+    "claim_verdict",
+    "claims",
+    "claims_table",
+    "envs_of",
+    "format_ci",
+    "group_runs",
+    "iqm",
+    "iqm_curve",
+    "iqm_difference",
+    "lead_change",
+    "normalized_score",
+    "plot",
+    "probability_of_improvement",
+    "report",
+    "results_table",
+    "run_record",
+    "save_json_atomically",
+    "score_matrix",
+    "summarize",
+    "versions",
+]
+
 UNDEFINED = "undefined (1 seed)"
 # Claims 1 and 2 are supported when the 95% CI of the difference they state lies above 0 (see claims()).
 CLAIM_BASELINES = ("rlhf", "ipl", "rlhf-batches", "ipl-batches")
-
-Interval = tuple[float, float] | None  # a 95% CI; None where it is undefined (fewer than 2 seeds)
-
-
-# ----------------------------------------------------------------------------------------------- records
-def save_json_atomically(data: object, path: Path) -> None:
-    """Write to a temporary name, then rename: a reader never sees half a file.
-
-    :param data: anything ``json.dumps`` takes
-    :param path: the file; its folder is created
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(data, indent=2))
-    os.replace(temporary, path)
-
-
-def normalized_score(value: float, refs: dict) -> float | None:
-    """0 = the random policy, 100 = the demonstrator (the dataset's ref_min_score and ref_max_score).
-
-    :param value: a true return
-    :param refs: ``{"random": ..., "demonstrator": ...}`` returns; None where unknown
-    :return: the score, or None without both reference returns
-    """
-    low, high = refs.get("random"), refs.get("demonstrator")
-    if low is None or high is None or high == low:
-        return None
-    return 100.0 * (value - low) / (high - low)
-
-
-def run_record(
-    method: str,
-    num_prefs: int | None,
-    seed: int,
-    steps: list[int],
-    returns: list[float],
-    wall_times: list[float],
-    refs: dict,
-) -> dict:
-    """One run's curve and the numbers derived from it (see ``benchmarks.profiles``' docstring).
-
-    ``benchmarks.run`` adds ``env_id``, ``inner`` (the inner learner), ``wall_seconds`` and
-    ``env_steps_per_second``; records without them (older ones, or rebuilt from TensorBoard files) are read
-    as the env of their folder, inner learner SAC and unknown cost.
-
-    :param method: one of ``METHODS``
-    :param num_prefs: labelled segment pairs, None for methods without preferences
-    :param seed: the run's seed
-    :param steps: env steps of each evaluation
-    :param returns: mean true return of each evaluation
-    :param wall_times: seconds of training before each evaluation
-    :param refs: reference returns, see :func:`normalized_score`
-    """
-    scores = [normalized_score(r, refs) for r in returns]
-    final = float(np.mean(returns[-FINAL_EVALS:]))
-    last_third = float(np.mean(returns[len(returns) - max(1, len(returns) // 3) :]))
-    reached = [i for i, score in enumerate(scores) if score is not None and score >= 90]
-    return {
-        "method": method,
-        "num_prefs": num_prefs,
-        "seed": seed,
-        "steps": steps,
-        "returns": returns,
-        "wall_times": wall_times,
-        "scores": scores,
-        "final_return": final,
-        "final_score": normalized_score(final, refs),
-        "last_third_return": last_third,
-        "last_third_score": normalized_score(last_third, refs),
-        "steps_to_score_90": steps[reached[0]] if reached else None,
-        "seconds_to_score_90": wall_times[reached[0]] if reached and wall_times else None,
-        "refs": refs,
-    }
-
-
-# ------------------------------------------------------------------------------------------- statistics
-def _resample(scores: np.ndarray, rng: np.random.Generator, reps: int) -> np.ndarray:
-    """Stratified bootstrap: the runs of each task (env) drawn with replacement, ``reps`` times.
-
-    :param scores: (runs, tasks, ...) scores
-    :return: (reps, runs, tasks, ...)
-    """
-    runs, tasks = scores.shape[:2]
-    rows = rng.integers(0, runs, size=(reps, runs, tasks))
-    return scores[rows, np.arange(tasks)]
-
-
-def _iqm(resampled: np.ndarray) -> np.ndarray:
-    """IQM over runs and tasks of each resample: (reps, runs, tasks, ...) -> (reps, ...)."""
-    reps, runs, tasks = resampled.shape[:3]
-    return trim_mean(resampled.reshape(reps, runs * tasks, *resampled.shape[3:]), 0.25, axis=1)
-
-
-def _probability_of_improvement(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """P(X > Y) of each resample, ties counting half, averaged over tasks: (reps, nx, tasks), (reps, ny, tasks)
-    -> (reps,). The Mann-Whitney U statistic over nx·ny, as ``rliable.metrics.probability_of_improvement``."""
-    difference = x[:, :, None, :] - y[:, None, :, :]  # (reps, nx, ny, tasks)
-    return ((difference > 0) + 0.5 * (difference == 0)).mean(axis=(1, 2, 3))
-
-
-def bootstrap_ci(
-    statistic: Callable[..., np.ndarray], *scores: np.ndarray, reps: int = BOOTSTRAP_REPS
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Percentile CI of ``statistic`` under a stratified bootstrap, each score array resampled independently.
-
-    :param statistic: takes one resampled array per score array, (reps, runs, tasks, ...), returns (reps, ...)
-    :param scores: (runs, tasks, ...) arrays, one per method
-    :param reps: bootstrap resamples
-    :return: lower and upper bounds, or None when an array has fewer than 2 runs (nothing to resample)
-    """
-    if min(s.shape[0] for s in scores) < 2:
-        return None
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    values = statistic(*(_resample(s, rng, reps) for s in scores))
-    tail = 50 * (1 - CONFIDENCE)
-    low, high = np.percentile(values, [tail, 100 - tail], axis=0)
-    return low, high
-
-
-def _interval(bounds: tuple[np.ndarray, np.ndarray] | None) -> Interval:
-    return None if bounds is None else (float(bounds[0]), float(bounds[1]))
-
-
-def iqm(scores: np.ndarray) -> tuple[float, Interval]:
-    """Interquartile mean over runs and tasks with its 95% stratified-bootstrap CI.
-
-    :param scores: (runs, tasks) normalised scores, e.g. (seeds, envs)
-    :return: the IQM and its CI (None with one run per task)
-    """
-    return float(metrics.aggregate_iqm(scores)), _interval(bootstrap_ci(_iqm, scores))
-
-
-def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> tuple[float, Interval]:
-    """P(a run of X beats a run of Y on the same task), averaged over tasks, with its 95% bootstrap CI.
-
-    :param x: (runs, tasks) scores of X
-    :param y: (runs, tasks) scores of Y, same tasks
-    """
-    bounds = bootstrap_ci(_probability_of_improvement, x, y)
-    return float(metrics.probability_of_improvement(x, y)), _interval(bounds)
-
-
-def iqm_difference(x: np.ndarray, y: np.ndarray) -> tuple[float, Interval]:
-    """IQM(X) − IQM(Y) with its 95% CI (X and Y resampled independently, each within its tasks).
-
-    :param x: (runs, tasks) scores of X
-    :param y: (runs, tasks) scores of Y, same tasks
-    """
-    bounds = bootstrap_ci(lambda a, b: _iqm(a) - _iqm(b), x, y)
-    return float(metrics.aggregate_iqm(x) - metrics.aggregate_iqm(y)), _interval(bounds)
-
-
-def lead_change(
-    aihf_scarce: np.ndarray, base_scarce: np.ndarray, aihf_rich: np.ndarray, base_rich: np.ndarray
-) -> tuple[float, Interval]:
-    """How much larger AIHF's lead over a baseline is with few preferences than with many, with its 95% CI:
-    (IQM(aihf) − IQM(base)) at the scarce budget − the same at the rich budget.
-
-    :param aihf_scarce: (runs, tasks) scores of AIHF at the smallest preference budget
-    :param base_scarce: the baseline's, same budget
-    :param aihf_rich: AIHF's at the largest budget
-    :param base_rich: the baseline's at the largest budget
-    """
-    arrays = (aihf_scarce, base_scarce, aihf_rich, base_rich)
-    a, b, c, d = (float(metrics.aggregate_iqm(s)) for s in arrays)
-    bounds = bootstrap_ci(lambda w, x, y, z: (_iqm(w) - _iqm(x)) - (_iqm(y) - _iqm(z)), *arrays)
-    return (a - b) - (c - d), _interval(bounds)
-
-
-def iqm_curve(curves: np.ndarray, reps: int = 2_000) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """IQM over seeds at each evaluation, with a 95% stratified-bootstrap band.
-
-    :param curves: (seeds, evaluations) scores or returns
-    :param reps: bootstrap resamples (fewer than for a table: a band is drawn, not read)
-    :return: the IQM curve and the band's lower and upper curves (None with one seed)
-    """
-    point = trim_mean(curves, 0.25, axis=0)
-    bounds = bootstrap_ci(_iqm, curves[:, None, :], reps=reps)
-    return (point, None, None) if bounds is None else (point, bounds[0], bounds[1])
 
 
 def format_ci(value: float | None, interval: Interval, digits: int = 0) -> str:
@@ -235,59 +95,7 @@ def format_ci(value: float | None, interval: Interval, digits: int = 0) -> str:
     return f"{value:,.{digits}f} [{interval[0]:,.{digits}f}, {interval[1]:,.{digits}f}]"
 
 
-# --------------------------------------------------------------------------------------------- grouping
-Key = tuple[str, str, "int | None"]  # (method, inner learner, number of preferences)
-
-
-def _env(run: dict) -> str:
-    return run.get("env_id") or ""
-
-
-def _key(run: dict) -> Key:
-    return run["method"], run.get("inner") or "sac", run["num_prefs"]
-
-
-def group_runs(runs: Iterable[dict]) -> dict[Key, list[dict]]:
-    """Runs by (method, inner learner, number of preferences), in the order of ``METHODS``.
-
-    :param runs: records of :func:`run_record`
-    """
-    groups: dict[Key, list[dict]] = {}
-    for run in runs:
-        groups.setdefault(_key(run), []).append(run)
-    order = {m: i for i, m in enumerate(METHODS)}
-    return dict(sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1], kv[0][2] or 0)))
-
-
-def envs_of(runs: Iterable[dict]) -> list[str]:
-    """The envs of the runs, sorted.
-
-    :param runs: records
-    """
-    return sorted({_env(run) for run in runs})
-
-
-def score_matrix(runs: list[dict], envs: list[str], key: str = "final_score") -> np.ndarray:
-    """(seeds, envs) scores of one method: the runs of each env by seed, as many seeds as every env has.
-
-    :param runs: the records of one (method, inner learner, number of preferences)
-    :param envs: the envs (tasks), columns in this order
-    :param key: the record's score, e.g. ``final_score`` or ``last_third_score``
-    :return: the matrix; (0, len(envs)) if an env has no scored run (e.g. unknown reference returns)
-    """
-    columns = []
-    for env in envs:
-        chosen = sorted((r for r in runs if _env(r) == env and r.get(key) is not None), key=lambda r: r["seed"])
-        columns.append([r[key] for r in chosen])
-    seeds = min((len(c) for c in columns), default=0)
-    return np.array([c[:seeds] for c in columns], dtype=float).reshape(len(envs), seeds).T
-
-
-def _common_envs(*groups: list[dict]) -> list[str]:
-    common = set.intersection(*({_env(r) for r in group} for group in groups))
-    return sorted(common)
-
-
+# ------------------------------------------------------------------------------------------------ summary
 def _reference(groups: dict[Key, list[dict]], key: Key) -> Key | None:
     """The AIHF group a row is compared with: same inner learner and number of preferences if it exists, else
     AIHF's largest number of preferences (for the methods without preferences)."""
@@ -301,7 +109,6 @@ def _reference(groups: dict[Key, list[dict]], key: Key) -> Key | None:
     return "aihf", inner, num_prefs if num_prefs in counts else max(counts, key=lambda c: c or 0)
 
 
-# ------------------------------------------------------------------------------------------------ summary
 def summarize(runs: list[dict]) -> list[dict]:
     """One row per (method, inner learner, number of preferences): IQM of the final and last-third score with
     95% CIs, P(AIHF > the method) with its CI, env steps to score 90 and the cost; also the mean ± std of the
@@ -330,7 +137,7 @@ def summarize(runs: list[dict]) -> list[dict]:
         row["compared_with"] = None
         row["p_aihf_better"] = row["p_aihf_better_ci"] = None
         if reference is not None:
-            common = _common_envs(groups[reference], group)
+            common = common_envs(groups[reference], group)
             x, y = score_matrix(groups[reference], common), score_matrix(group, common)
             if x.size and y.size:
                 row["compared_with"] = {"method": "aihf", "inner": reference[1], "num_prefs": reference[2]}
@@ -413,7 +220,7 @@ def report(runs: list[dict], command: str, wall_seconds: float | None = None) ->
     ]
     statistics: dict = {"per_env": {}, "all_envs": None}
     for env in envs:
-        env_runs = [r for r in runs if _env(r) == env]
+        env_runs = [r for r in runs if env_of(r) == env]
         statistics["per_env"][env] = summarize(env_runs)
         lines += ["", f"## {env or 'runs'}", "", results_table(statistics["per_env"][env], env_runs[0].get("refs"))]
     if len(envs) > 1:
@@ -441,15 +248,15 @@ def claims(runs: list[dict]) -> list[dict]:
     :param runs: records of :func:`run_record`
     :return: rows ``{"claim", "comparison", "num_prefs", "envs", "estimate", "ci", "supported", ...}``
     """
-    inners = {_key(r)[1] for r in runs if r["method"] in AIHF_FAMILY}
+    inners = {group_key(r)[1] for r in runs if r["method"] in AIHF_FAMILY}
     inner = next(iter(inners)) if len(inners) == 1 else "sac"
-    chosen = [r for r in runs if r["method"] not in AIHF_FAMILY or _key(r)[1] == inner]
+    chosen = [r for r in runs if r["method"] not in AIHF_FAMILY or group_key(r)[1] == inner]
     groups = {(k[0], k[2]): g for k, g in group_runs(chosen).items()}
     counts = sorted(c for m, c in groups if m == "aihf" and c is not None)
     rows = []
 
     def row(claim: int, comparison: str, num_prefs: object, parts: list[list[dict]], measure: Callable) -> None:
-        envs = _common_envs(*parts)
+        envs = common_envs(*parts)
         matrices = [score_matrix(p, envs) for p in parts]
         if not envs or not all(m.size for m in matrices):
             return
@@ -565,7 +372,7 @@ def plot(runs: list[dict], path: Path, title: str = "") -> None:
     )
     colors = {m: plt.get_cmap("tab10")(i) for i, m in enumerate(METHODS)}
     for axes_row, env in zip(axes, envs, strict=True):
-        env_runs = [r for r in runs if _env(r) == env]
+        env_runs = [r for r in runs if env_of(r) == env]
         scored = all(s is not None for r in env_runs for s in r["scores"])
         values = "scores" if scored else "returns"
         horizon = max((max(r["steps"]) for r in env_runs if r["steps"]), default=1)

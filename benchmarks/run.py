@@ -237,7 +237,7 @@ def run_one(spec: RunSpec) -> dict:
     """Train and evaluate one (method, number of preferences, seed); runs in a worker process.
 
     :param spec: the run
-    :return: its record (see ``benchmarks.report.run_record``), also written to ``<logdir>/runs/<run>.json``
+    :return: its record (see ``benchmarks.records.run_record``), also written to ``<logdir>/runs/<run>.json``
     """
     import torch
 

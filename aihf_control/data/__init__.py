@@ -14,7 +14,8 @@ from aihf_control.data.minari_datasets import (
     shipped_dataset_ids,
 )
 from aihf_control.data.online import OnlinePreferenceGatherer, disagreement, recent_trajectories
-from aihf_control.data.preferences import Preferences, Trajectory, cut_segments, generate_preferences
+from aihf_control.data.preferences import Preferences, generate_preferences
+from aihf_control.data.segments import Trajectory, cut_segments
 from aihf_control.data.teachers import ScriptedTeacher
 
 __all__ = [

@@ -30,7 +30,7 @@ from minari.namespace import create_namespace, list_local_namespaces
 from minari.storage import get_dataset_path
 
 from aihf_control.data.demos import Demonstrations
-from aihf_control.data.preferences import Trajectory
+from aihf_control.data.segments import Trajectory
 
 # Datasets shipped with the package, in the folder layout minari uses under its store.
 SHIPPED_DATASETS_ROOT = Path(__file__).resolve().parent.parent / "datasets"

@@ -15,9 +15,10 @@ from numbers import Integral
 import numpy as np
 from stable_baselines3.common.buffers import ReplayBuffer
 
-from aihf_control.data.preferences import Preferences, Trajectory, _check_count, _check_rng, cut_segments
+from aihf_control.data.preferences import Preferences
+from aihf_control.data.segments import Trajectory, cut_segments
 from aihf_control.data.teachers import ScriptedTeacher
-from aihf_control.validation import check_finite
+from aihf_control.validation import check_finite, check_positive_int, check_rng
 
 SELECTIONS = ("uniform", "disagreement")
 
@@ -143,10 +144,10 @@ class OnlinePreferenceGatherer:
                 f"teacher must be a ScriptedTeacher, got {type(self.teacher).__name__}; "
                 "e.g. ScriptedTeacher.oracle() or ScriptedTeacher.named('mistake')"
             )
-        _check_count("segment_length", self.segment_length)
+        check_positive_int("segment_length", self.segment_length)
         if self.selection not in SELECTIONS:
             raise ValueError(f"unknown selection {self.selection!r}: valid selections are {', '.join(SELECTIONS)}")
-        _check_count("candidates_per_query", self.candidates_per_query)
+        check_positive_int("candidates_per_query", self.candidates_per_query)
         object.__setattr__(self, "segment_length", int(self.segment_length))
         object.__setattr__(self, "candidates_per_query", int(self.candidates_per_query))
 
@@ -170,8 +171,8 @@ class OnlinePreferenceGatherer:
             first), with labels, true rewards, absorbing masks and metadata (teacher settings, segment_length,
             selection, queries_asked, queries_kept); None if the teacher skipped every query
         """
-        _check_count("num_queries", num_queries)
-        _check_rng(rng)
+        check_positive_int("num_queries", num_queries)
+        check_rng(rng)
         disputed = self.selection == "disagreement"
         if disputed and ensemble_returns is None:
             raise ValueError(

@@ -1,9 +1,9 @@
 """Preferences: pairs of trajectory segments with a label saying which one is better.
 
 Synthetic preferences come in three steps, each a plain function of arrays:
-``cut_segments`` (which segments, from a pool of ``Trajectory``), ``ScriptedTeacher.label``
-(who labels them) and ``generate_preferences``, which joins the two into a ``Preferences``
-dataset that ``Preferences.save`` / ``Preferences.load`` keep on disk.
+``cut_segments`` (which segments, from a pool of ``Trajectory``; both in ``aihf_control.data.segments``
+and importable from here), ``ScriptedTeacher.label`` (who labels them) and ``generate_preferences``, which
+joins the two into a ``Preferences`` dataset that ``Preferences.save`` / ``Preferences.load`` keep on disk.
 """
 
 from __future__ import annotations
@@ -21,8 +21,11 @@ from pathlib import Path
 import numpy as np
 from gymnasium import spaces
 
+from aihf_control.data.segments import SegmentPool, Trajectory, cut_segments, segment_pool
 from aihf_control.data.teachers import ScriptedTeacher
-from aihf_control.validation import as_float_array, check_action_bounds, check_feature_size
+from aihf_control.validation import as_float_array, check_action_bounds, check_feature_size, check_positive_int
+
+__all__ = ["Preferences", "Trajectory", "cut_segments", "generate_preferences"]
 
 PREFERENCES_FILE_FORMAT = "aihf_control.Preferences"
 PREFERENCES_FILE_VERSION = 1
@@ -343,159 +346,7 @@ def _checked_metadata(metadata: object) -> dict:
     return copy
 
 
-# ---------------------------------------------------------------------------- trajectories and segments
-
-
-@dataclass(frozen=True)
-class Trajectory:
-    """One episode (or the part of one that was recorded) of a policy in an environment.
-
-    :param obs: (T, obs_dim) observations s_t at which the actions were taken (not the final s_T)
-    :param acts: (T, act_dim) actions a_t
-    :param rewards: (T,) true environment rewards r(s_t, a_t)
-    :param terminated: True if the episode truly ended after the last step (a fall): segments may then
-        run past its end, padded with absorbing steps; False if it was cut by a time limit or is still
-        running: segments then stay inside it
-    """
-
-    obs: np.ndarray
-    acts: np.ndarray
-    rewards: np.ndarray
-    terminated: bool = False
-
-    def __post_init__(self) -> None:
-        obs = as_float_array("Trajectory.obs", self.obs, 2)
-        acts = as_float_array("Trajectory.acts", self.acts, 2)
-        rewards = as_float_array("Trajectory.rewards", self.rewards, 1)
-        lengths = {"obs": len(obs), "acts": len(acts), "rewards": len(rewards)}
-        if len(set(lengths.values())) != 1:
-            raise ValueError(f"Trajectory arrays must have one length T (one entry per step), got {lengths}")
-        if len(obs) == 0:
-            raise ValueError("Trajectory is empty: pass at least one step")
-        if not isinstance(self.terminated, (bool, np.bool_)):
-            raise TypeError(f"Trajectory.terminated must be a bool, got {type(self.terminated).__name__}")
-        for name, value in (("obs", obs), ("acts", acts), ("rewards", rewards)):
-            object.__setattr__(self, name, value)
-        object.__setattr__(self, "terminated", bool(self.terminated))
-
-    def __len__(self) -> int:
-        return len(self.rewards)
-
-
-@dataclass(frozen=True)
-class _SegmentPool:
-    """The trajectories that give segments, concatenated once (terminated ones padded), and where their windows are."""
-
-    obs: np.ndarray  # (M, obs_dim), M = total steps of the usable trajectories, padding included
-    acts: np.ndarray  # (M, act_dim)
-    rewards: np.ndarray  # (M,)
-    absorbing: np.ndarray  # (M,) True at padded steps after a termination
-    first_step: np.ndarray  # (E,) index of each trajectory's first step in the arrays above
-    first_window: np.ndarray  # (E,) number of each trajectory's first window, counting over the pool
-    num_windows: int
-    segment_length: int
-
-    def sample_starts(self, num_segments: int, rng: np.random.Generator) -> np.ndarray:
-        """(K,) first steps of windows drawn uniformly from all windows of the pool."""
-        window = rng.integers(0, self.num_windows, size=num_segments)  # (K,)
-        trajectory = np.searchsorted(self.first_window, window, side="right") - 1  # (K,)
-        return self.first_step[trajectory] + (window - self.first_window[trajectory])
-
-    def steps(self, starts: np.ndarray) -> np.ndarray:
-        """(K, T) indices of the steps of the windows that start at ``starts``."""
-        return starts[:, None] + np.arange(self.segment_length)
-
-
-def _padded(trajectory: Trajectory, segment_length: int) -> tuple[np.ndarray, ...]:
-    """obs, acts, rewards, absorbing of a trajectory; a terminated one gets segment_length - 1 absorbing steps."""
-    real = np.zeros(len(trajectory), dtype=bool)
-    if not trajectory.terminated:
-        return trajectory.obs, trajectory.acts, trajectory.rewards, real
-    pad = segment_length - 1
-    return (
-        np.concatenate([trajectory.obs, np.zeros((pad, trajectory.obs.shape[1]), np.float32)]),
-        np.concatenate([trajectory.acts, np.zeros((pad, trajectory.acts.shape[1]), np.float32)]),
-        np.concatenate([trajectory.rewards, np.zeros(pad, np.float32)]),
-        np.concatenate([real, np.ones(pad, dtype=bool)]),
-    )
-
-
-def _segment_pool(trajectories: Sequence[Trajectory], segment_length: int) -> _SegmentPool:
-    if not isinstance(trajectories, Sequence) or isinstance(trajectories, (str, bytes)) or not trajectories:
-        raise ValueError("trajectories must be a non-empty list of Trajectory (the pool to cut segments from)")
-    for i, trajectory in enumerate(trajectories):
-        if not isinstance(trajectory, Trajectory):
-            raise TypeError(
-                f"trajectories[{i}] is a {type(trajectory).__name__}, not a Trajectory; "
-                "wrap each episode as Trajectory(obs, acts, rewards, terminated)"
-            )
-    first = trajectories[0]
-    for i, trajectory in enumerate(trajectories):
-        if trajectory.obs.shape[1] != first.obs.shape[1] or trajectory.acts.shape[1] != first.acts.shape[1]:
-            raise ValueError(
-                f"trajectories[{i}] has observation size {trajectory.obs.shape[1]} and action size "
-                f"{trajectory.acts.shape[1]}, but trajectories[0] has {first.obs.shape[1]} and "
-                f"{first.acts.shape[1]}: every trajectory of a pool must come from the same environment"
-            )
-    _check_count("segment_length", segment_length)
-    # A terminated trajectory gives a segment starting at each of its steps (padded past the fall); one
-    # cut by a time limit or still running only gives windows that fit inside it.
-    usable = [t for t in trajectories if t.terminated or len(t) >= segment_length]
-    if not usable:
-        raise ValueError(
-            f"no trajectory gives a segment of {segment_length} steps: none terminated, and the longest has "
-            f"{max(len(t) for t in trajectories)} steps; use a shorter segment_length or longer episodes"
-        )
-    padded = [_padded(t, segment_length) for t in usable]
-    lengths = np.array([len(p[0]) for p in padded])  # (E,) steps, padding included
-    windows = lengths - segment_length + 1  # (E,) windows that fit in each (padded) trajectory
-    obs, acts, rewards, absorbing = (np.concatenate(arrays) for arrays in zip(*padded, strict=True))
-    return _SegmentPool(
-        obs=obs,
-        acts=acts,
-        rewards=rewards,
-        absorbing=absorbing,
-        first_step=np.cumsum(lengths) - lengths,
-        first_window=np.cumsum(windows) - windows,
-        num_windows=int(windows.sum()),
-        segment_length=int(segment_length),
-    )
-
-
-def _check_count(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def cut_segments(
-    trajectories: Sequence[Trajectory], segment_length: int, num_segments: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cut random windows of ``segment_length`` steps, each from one trajectory.
-
-    Every window is equally likely (a long trajectory gives more segments than a short one). A
-    terminated trajectory gives one window per step, padded past its end with absorbing steps
-    (zero observations, actions and rewards); any other trajectory only gives windows that fit
-    inside it, so one shorter than ``segment_length`` gives none.
-
-    :param trajectories: the pool, e.g. episodes of random, intermediate and noisy expert policies
-    :param segment_length: steps per segment
-    :param num_segments: how many segments K to cut (drawn with replacement)
-    :param rng: e.g. ``np.random.default_rng(seed)``
-    :return: obs (K, T, obs_dim), acts (K, T, act_dim), true rewards (K, T), float32, and absorbing
-        (K, T), bool, True at padded steps
-    """
-    _check_count("num_segments", num_segments)
-    _check_rng(rng)
-    pool = _segment_pool(trajectories, segment_length)
-    steps = pool.steps(pool.sample_starts(num_segments, rng))  # (K, T)
-    return pool.obs[steps], pool.acts[steps], pool.rewards[steps], pool.absorbing[steps]
-
-
-def _check_rng(rng: object) -> None:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy Generator such as np.random.default_rng(0), got {type(rng).__name__}")
-
-
+# -------------------------------------------------------------------------------- synthetic preferences
 def generate_preferences(
     trajectories: Sequence[Trajectory],
     num_pairs: int,
@@ -519,7 +370,7 @@ def generate_preferences(
     :param seed: seeds segment sampling and the teacher's draws; one seed gives one dataset
     :return: the labelled pairs
     """
-    _check_count("num_pairs", num_pairs)
+    check_positive_int("num_pairs", num_pairs)
     if not isinstance(teacher, ScriptedTeacher):
         raise TypeError(
             f"teacher must be a ScriptedTeacher, got {type(teacher).__name__}; "
@@ -528,7 +379,7 @@ def generate_preferences(
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral)):
         raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
     seed = None if seed is None else int(seed)
-    pool = _segment_pool(trajectories, segment_length)
+    pool = segment_pool(trajectories, segment_length)
     rng = np.random.default_rng(seed)
     # Label from the rewards alone, and gather observations only for the pairs the teacher keeps.
     starts_1, starts_2, labels, pairs_drawn = _labelled_pairs(pool, num_pairs, teacher, rng)
@@ -554,7 +405,7 @@ def generate_preferences(
 
 
 def _labelled_pairs(
-    pool: _SegmentPool, num_pairs: int, teacher: ScriptedTeacher, rng: np.random.Generator
+    pool: SegmentPool, num_pairs: int, teacher: ScriptedTeacher, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """First steps (N,), (N,) and labels (N,) of ``num_pairs`` pairs the teacher kept, and how many pairs it saw."""
     # A teacher that keeps under 1 % of pairs is almost surely misconfigured: stop rather than draw on.
