@@ -106,6 +106,32 @@ def gradient_penalty(
     return ((grad.norm(dim=-1) - 1) ** 2).mean()
 
 
+def ensemble_gradient_penalty(
+    member_reward_of_features: Callable[[torch.Tensor, int], torch.Tensor],
+    ensemble_size: int,
+    demo_features: torch.Tensor,
+    policy_features: torch.Tensor,
+) -> torch.Tensor:
+    """``gradient_penalty`` of every member of a reward ensemble, summed over the members.
+
+    Each member's own slope is penalised (each has its own loss, see ``aihf_loss``), at its own random
+    points, drawn member after member.
+
+    :param member_reward_of_features: maps (B, in_dim) inputs and a member index to that member's (B,)
+        rewards, differentiably (e.g. ``RewardNet.member_reward_of_features``)
+    :param ensemble_size: E, the number of members
+    :param demo_features: (B, in_dim) inputs of demonstrated (s, a)
+    :param policy_features: (B, in_dim) inputs of policy (s, a)
+    :return: scalar penalty, the sum of the E members' penalties
+    """
+    return torch.stack(
+        [
+            gradient_penalty(lambda x, e=e: member_reward_of_features(x, e), demo_features, policy_features)
+            for e in range(ensemble_size)
+        ]
+    ).sum()
+
+
 def aihf_loss(
     demo_rewards: torch.Tensor | None,
     policy_rewards: torch.Tensor | None,

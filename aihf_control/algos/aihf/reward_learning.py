@@ -3,12 +3,13 @@ SB3's off-policy learners (``class AIHF(AIHFRewardLearning, SAC)``; TQC and Cros
 
 Glue only: the objective is in ``aihf_control.rewards.losses``, the reward net in
 ``aihf_control.rewards.nets``, the relabelling and the demonstration rows in ``aihf_control.sb3.relabel_buffer``.
+Next to this file: the feedback's checks and tensors (``feedback``), the agent's recent steps (``recent_steps``),
+the logged reward metrics (``reward_metrics``) and the NaN/inf checks (``nonfinite_checks``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import gymnasium as gym
@@ -16,19 +17,28 @@ import numpy as np
 import torch
 from stable_baselines3.common.base_class import maybe_make_env
 
+from aihf_control.algos.aihf.feedback import (
+    FeedbackTensors,
+    check_feedback_arguments,
+    check_usable_feedback,
+    feedback_tensors,
+    preference_returns,
+)
+from aihf_control.algos.aihf.nonfinite_checks import (
+    check_finite_inner_losses,
+    check_finite_observations,
+    check_finite_relabelled_rewards,
+    check_finite_reward_gradients,
+    check_finite_reward_loss,
+)
+from aihf_control.algos.aihf.recent_steps import PolicyTransitions, recent_episodes, recent_transitions
+from aihf_control.algos.aihf.reward_metrics import reward_metrics
 from aihf_control.data.defaults import shipped_feedback
 from aihf_control.data.demos import Demonstrations
-from aihf_control.data.online import OnlinePreferenceGatherer, recent_trajectories
+from aihf_control.data.online import OnlinePreferenceGatherer
 from aihf_control.data.preferences import Preferences
 from aihf_control.data.teachers import ScriptedTeacher
-from aihf_control.rewards.losses import (
-    absorbing_mass,
-    aihf_loss,
-    demo_loss,
-    gradient_penalty,
-    preference_accuracy,
-    preference_loss,
-)
+from aihf_control.rewards.losses import absorbing_mass, aihf_loss, demo_loss, ensemble_gradient_penalty, preference_loss
 from aihf_control.rewards.nets import RewardNet
 from aihf_control.sb3.checkpoint import keep_last_good
 from aihf_control.sb3.model_files import CheckedLoad
@@ -42,22 +52,6 @@ from aihf_control.validation import (
 )
 
 SelfRewardLearning = TypeVar("SelfRewardLearning", bound="AIHFRewardLearning")
-
-
-@dataclass
-class _FeedbackTensors:
-    """Demonstrations and preferences as tensors on the training device."""
-
-    demo_obs: torch.Tensor | None = None  # (N, obs_dim)
-    demo_acts: torch.Tensor | None = None  # (N, act_dim)
-    demo_terminated: torch.Tensor | None = None  # (N,) float
-    pref_obs_1: torch.Tensor | None = None  # (M, T, obs_dim)
-    pref_acts_1: torch.Tensor | None = None  # (M, T, act_dim)
-    pref_obs_2: torch.Tensor | None = None  # (M, T, obs_dim)
-    pref_acts_2: torch.Tensor | None = None  # (M, T, act_dim)
-    pref_absorbing_1: torch.Tensor | None = None  # (M, T) bool, padded steps past a termination
-    pref_absorbing_2: torch.Tensor | None = None  # (M, T) bool
-    pref_labels: torch.Tensor | None = None  # (M,)
 
 
 class AIHFRewardLearning(CheckedLoad):
@@ -184,27 +178,13 @@ class AIHFRewardLearning(CheckedLoad):
         **kwargs: Any,
     ) -> None:
         if _init_setup_model:
-            if demo_loss_weighting not in ("transitions", "occupancy"):
-                raise ValueError(
-                    f"demo_loss_weighting must be 'transitions' or 'occupancy', got {demo_loss_weighting!r}"
-                )
-            if preference_source not in ("offline", "online"):
-                raise ValueError(f"preference_source must be 'offline' or 'online', got {preference_source!r}")
+            check_feedback_arguments(demonstrations, preferences, demo_loss_weighting, preference_source, teacher)
             online = preference_source == "online"
-            if online and not isinstance(teacher, ScriptedTeacher):
-                raise ValueError(
-                    "preference_source='online' needs a teacher to label the queries, e.g. "
-                    f"teacher=ScriptedTeacher.oracle(); got {type(teacher).__name__}"
-                )
-            if not online and teacher is not None:
-                raise ValueError("a teacher is only used with preference_source='online'; pass that, or drop teacher")
             if demonstrations is None and preferences is None and not online:
                 # Out of the box for the envs with shipped datasets: the paper's budget of both feedbacks.
                 demonstrations, preferences, self.default_feedback = shipped_feedback(
                     env, type(self).__name__, demo_weight > 0, preference_weight > 0, seed=kwargs.get("seed") or 0
                 )
-            _check_type("demonstrations", demonstrations, Demonstrations)
-            _check_type("preferences", preferences, Preferences)
             check_reward_learning_arguments(
                 demo_weight=demo_weight,
                 preference_weight=preference_weight,
@@ -266,7 +246,7 @@ class AIHFRewardLearning(CheckedLoad):
         self._next_reward_update = 0
         self.reward_net: RewardNet
         self.reward_optimizer: torch.optim.Optimizer
-        self._feedback = _FeedbackTensors()
+        self._feedback = FeedbackTensors()
         super().__init__(
             policy,
             env,
@@ -305,41 +285,11 @@ class AIHFRewardLearning(CheckedLoad):
 
     def _set_feedback(self, demonstrations: Demonstrations | None, preferences: Preferences | None) -> None:
         """Check the feedback against the env, move it to the device, fix the reward net's input statistics."""
-        _check_type("demonstrations", demonstrations, Demonstrations)
-        _check_type("preferences", preferences, Preferences)
-        given = demonstrations is not None or preferences is not None
-        usable = (demonstrations is not None and self.demo_weight > 0) or (
-            preferences is not None and self.preference_weight > 0
-        )
-        if given and not usable:
-            raise ValueError(
-                f"the feedback given is switched off by its weight (demo_weight={self.demo_weight}, "
-                f"preference_weight={self.preference_weight}): give a positive weight to the data you pass"
-            )
+        check_usable_feedback(demonstrations, preferences, self.demo_weight, self.preference_weight)
         self.demonstrations, self.preferences = demonstrations, preferences
-        fb = _FeedbackTensors()
-
-        def tensor(x: np.ndarray) -> torch.Tensor:
-            return torch.as_tensor(x, dtype=torch.float32, device=self.device)
-
-        observed = []
-        if demonstrations is not None:
-            demonstrations.check_spaces(self.observation_space, self.action_space)
-            fb.demo_obs, fb.demo_acts = tensor(demonstrations.obs), tensor(demonstrations.acts)
-            fb.demo_terminated = tensor(demonstrations.dones)
-            observed.append(demonstrations.obs)
-        if preferences is not None:
-            preferences.check_spaces(self.observation_space, self.action_space)
-            fb.pref_obs_1, fb.pref_acts_1 = tensor(preferences.obs_1), tensor(preferences.acts_1)
-            fb.pref_obs_2, fb.pref_acts_2 = tensor(preferences.obs_2), tensor(preferences.acts_2)
-            fb.pref_labels = tensor(preferences.labels)
-            no_padding = np.zeros(preferences.obs_1.shape[:2], dtype=bool)
-            for i in (1, 2):
-                absorbing = getattr(preferences, f"absorbing_{i}")
-                absorbing = no_padding if absorbing is None else absorbing
-                setattr(fb, f"pref_absorbing_{i}", torch.as_tensor(absorbing, device=self.device))
-                observed.append(getattr(preferences, f"obs_{i}")[~absorbing])  # padded steps hold zeros
-        self._feedback = fb
+        self._feedback, observed = feedback_tensors(
+            demonstrations, preferences, self.observation_space, self.action_space, self.device
+        )
         self._attach_batch_demonstrations()
         # Before the first reward update (online preferences may arrive only then).
         if self.normalize_reward_inputs and observed and self.reward_updates == 0:
@@ -375,16 +325,7 @@ class AIHFRewardLearning(CheckedLoad):
         high = torch.as_tensor(self.action_space.high, dtype=acts.dtype, device=acts.device)
         env_acts = low + 0.5 * (acts + 1.0) * (high - low)  # SB3's unscale_action, in torch
         rewards = self.reward_net.transition_reward(obs, env_acts, terminated, self.gamma, self.absorbing_state)
-        if not torch.isfinite(rewards).all():
-            source = (
-                "the replay buffer holds NaN/inf observations or actions (the env returned them)"
-                if not (torch.isfinite(obs).all() and torch.isfinite(acts).all())
-                else "the reward net's parameters are no longer finite"
-            )
-            raise NonFiniteError(
-                f"the learned reward r_θ of an inner-loop batch became NaN/inf at env step {self.num_timesteps}: "
-                f"{source}"
-            )
+        check_finite_relabelled_rewards(rewards, obs, acts, self.num_timesteps)
         return rewards
 
     def predict_reward(self, observations: np.ndarray, actions: np.ndarray) -> np.ndarray:
@@ -416,22 +357,11 @@ class AIHFRewardLearning(CheckedLoad):
             self._update_reward()
             self._next_reward_update = self.num_timesteps + self.alignment_steps
         super().train(gradient_steps, batch_size)
-        for name in ("train/critic_loss", "train/actor_loss", "train/ent_coef"):
-            value = self.logger.name_to_value.get(name)
-            if value is not None and not np.isfinite(value):
-                raise NonFiniteError(
-                    f"the inner learner's {name.split('/')[1]} became {value} at env step {self.num_timesteps} "
-                    f"(gradient update {self._n_updates}); lower learning_rate or reward_bound"
-                )
+        check_finite_inner_losses(self.logger.name_to_value, self.num_timesteps, self._n_updates)
 
     def _store_transition(self, replay_buffer: Any, buffer_action: np.ndarray, new_obs: Any, *args: Any) -> None:
         # A NaN observation would otherwise surface as an obscure error in the policy's distribution.
-        if not np.isfinite(new_obs).all():
-            raise NonFiniteError(
-                f"the env returned a NaN/inf observation at env step {self.num_timesteps} "
-                f"(env index {int(np.argwhere(~np.isfinite(new_obs))[0][0])}); find where with "
-                "stable_baselines3.common.vec_env.VecCheckNan"
-            )
+        check_finite_observations(new_obs, self.num_timesteps)
         super()._store_transition(replay_buffer, buffer_action, new_obs, *args)
 
     def _gather_preferences(self) -> None:
@@ -440,12 +370,8 @@ class AIHFRewardLearning(CheckedLoad):
         if num_queries <= 0:
             return
         gatherer = OnlinePreferenceGatherer(self.teacher, self.segment_length, self.query_selection)
-        # In the env's action units, like offline preferences (the buffer holds scaled [-1, 1] actions).
-        trajectories = [
-            replace(t, acts=self.policy.unscale_action(t.acts))
-            for t in recent_trajectories(self.replay_buffer, max(1, self.policy_window // self.n_envs))
-        ]
-        gathered = gatherer.gather(trajectories, num_queries, self._query_rng(), self._ensemble_returns)
+        episodes = recent_episodes(self.replay_buffer, self.policy, max(1, self.policy_window // self.n_envs))
+        gathered = gatherer.gather(episodes, num_queries, self._query_rng(), self._ensemble_returns)
         self.queries_asked += num_queries
         self.logger.record("reward/queries_asked", self.queries_asked)
         if gathered is None:  # the teacher skipped every query of this round
@@ -467,27 +393,10 @@ class AIHFRewardLearning(CheckedLoad):
         returns = self.reward_net.member_segment_returns(to(obs), to(acts), to(absorbing), self.absorbing_state)
         return returns.cpu().numpy()
 
-    def _recent_policy_transitions(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
+    def _recent_policy_transitions(self) -> PolicyTransitions:
         """The last ``policy_window`` env steps of all envs: obs, acts, terminated, true rewards."""
-        buf = self.replay_buffer
-        idx = buf.recent_indices(max(1, self.policy_window // self.n_envs))
-        obs = buf.observations[idx].reshape(-1, buf.obs_shape[0])
-        acts = self.policy.unscale_action(buf.actions[idx].reshape(-1, buf.action_dim))
-        terminated = (buf.dones[idx] * (1 - buf.timeouts[idx])).reshape(-1)
-        true_rewards = buf.rewards[idx].reshape(-1)
-        to = lambda x: torch.as_tensor(x, dtype=torch.float32, device=self.device)  # noqa: E731
-        return to(obs), to(acts), to(terminated), true_rewards
-
-    def _segment_returns(self, pairs: torch.Tensor, members: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """R_θ(σ¹), R_θ(σ²) of the preference pairs ``pairs`` (B,), padded steps worth the absorbing reward.
-
-        :return: two (B,) tensors, or (E, B) per ensemble member with ``members=True``
-        """
-        fb, net = self._feedback, self.reward_net
-        returns = net.member_segment_returns if members else net.segment_return
-        r1 = returns(fb.pref_obs_1[pairs], fb.pref_acts_1[pairs], fb.pref_absorbing_1[pairs], self.absorbing_state)
-        r2 = returns(fb.pref_obs_2[pairs], fb.pref_acts_2[pairs], fb.pref_absorbing_2[pairs], self.absorbing_state)
-        return r1, r2
+        steps_per_env = max(1, self.policy_window // self.n_envs)
+        return recent_transitions(self.replay_buffer, self.policy, steps_per_env, self.device)
 
     def _update_reward(self) -> None:
         """One outer-loop step: ``reward_gradient_steps`` Adam steps on the joint AIHF loss."""
@@ -502,7 +411,7 @@ class AIHFRewardLearning(CheckedLoad):
                 "call model.set_feedback(demonstrations=..., preferences=...) before learn()"
             )
         net, gamma, absorbing = self.reward_net, self.gamma, self.absorbing_state
-        pol_obs, pol_acts, pol_term, pol_true = self._recent_policy_transitions()
+        recent = self._recent_policy_transitions()
         demo_losses, pref_losses, penalties = [], [], []
         for step in range(self.reward_gradient_steps):
             # Rewards and returns carry a leading ensemble dimension E: each member gets its own loss
@@ -510,30 +419,27 @@ class AIHFRewardLearning(CheckedLoad):
             demo_r = policy_r = r1 = r2 = labels = penalty = demo_mass = policy_mass = None
             if use_demos:
                 d = torch.as_tensor(np.random.randint(0, len(fb.demo_obs), self.reward_batch_size), device=self.device)
-                p = torch.as_tensor(np.random.randint(0, len(pol_obs), self.reward_batch_size), device=self.device)
+                p = torch.as_tensor(np.random.randint(0, len(recent.obs), self.reward_batch_size), device=self.device)
                 demo_r = net.member_transition_rewards(
                     fb.demo_obs[d], fb.demo_acts[d], fb.demo_terminated[d], gamma, absorbing
                 )  # (E, B)
-                policy_r = net.member_transition_rewards(pol_obs[p], pol_acts[p], pol_term[p], gamma, absorbing)
-                demo_mass, policy_mass = self._occupancy_masses(fb.demo_terminated[d], pol_term[p])
+                policy_r = net.member_transition_rewards(
+                    recent.obs[p], recent.acts[p], recent.terminated[p], gamma, absorbing
+                )
+                demo_mass, policy_mass = self._occupancy_masses(fb.demo_terminated[d], recent.terminated[p])
                 demo_losses.append(demo_loss(demo_r, policy_r, demo_mass, policy_mass).item())
                 if self.reward_gradient_penalty > 0:
                     demo_features = net.features(fb.demo_obs[d], fb.demo_acts[d])
-                    policy_features = net.features(pol_obs[p], pol_acts[p])
-                    penalty = torch.stack(  # each member's own slope: summed, as each has its own loss
-                        [
-                            gradient_penalty(
-                                lambda x, e=e: net.member_reward_of_features(x, e), demo_features, policy_features
-                            )
-                            for e in range(net.ensemble_size)
-                        ]
-                    ).sum()
+                    policy_features = net.features(recent.obs[p], recent.acts[p])
+                    penalty = ensemble_gradient_penalty(
+                        net.member_reward_of_features, net.ensemble_size, demo_features, policy_features
+                    )
                     penalties.append(penalty.item() / net.ensemble_size)
             if use_prefs:
                 q = torch.as_tensor(
                     np.random.randint(0, len(fb.pref_labels), self.preference_batch_size), device=self.device
                 )
-                r1, r2 = self._segment_returns(q, members=True)  # (E, B), (E, B)
+                r1, r2 = preference_returns(fb, net, q, absorbing, members=True)  # (E, B), (E, B)
                 labels = fb.pref_labels[q]
             # The losses average over the E members; × E gives each member its whole loss, as a lone net gets
             # (so Adam's weight decay keeps the same strength relative to the gradient whatever E is).
@@ -542,31 +448,18 @@ class AIHFRewardLearning(CheckedLoad):
             )
             if penalty is not None:
                 loss = loss + self.reward_gradient_penalty * penalty
-            if not torch.isfinite(loss):
-                raise NonFiniteError(
-                    f"the reward loss became {loss.item()} at reward update {self.reward_updates}, "
-                    f"gradient step {step} (env step {self.num_timesteps}); "
-                    "lower reward_learning_rate or check the feedback data",
-                    state_is_good=True,
-                )
+            check_finite_reward_loss(loss, self.reward_updates, step, self.num_timesteps)
             if use_prefs:
                 pref_losses.append(preference_loss(r1, r2, labels).item())
             self.reward_optimizer.zero_grad()
             loss.backward()
-            for name, parameter in net.named_parameters():
-                # Checked before the step: the parameters stay those of the last good update.
-                if parameter.grad is not None and not torch.isfinite(parameter.grad).all():
-                    raise NonFiniteError(
-                        f"the gradient of the reward net's {name} became NaN/inf at reward update "
-                        f"{self.reward_updates}, gradient step {step} (env step {self.num_timesteps}); "
-                        "lower reward_learning_rate or check the feedback data",
-                        state_is_good=True,
-                    )
+            # Checked before the step: the parameters stay those of the last good update.
+            check_finite_reward_gradients(net, self.reward_updates, step, self.num_timesteps)
             self.reward_optimizer.step()
         self.reward_updates += 1
         if penalties:
             self.logger.record("reward/gradient_penalty", float(np.mean(penalties)))
-        self._log_reward_metrics(demo_losses, pref_losses, pol_obs, pol_acts, pol_term, pol_true)
+        self._log_reward_metrics(demo_losses, pref_losses, recent)
 
     def _occupancy_masses(
         self, demo_terminated: torch.Tensor, policy_terminated: torch.Tensor
@@ -576,42 +469,22 @@ class AIHFRewardLearning(CheckedLoad):
             return None, None
         return absorbing_mass(demo_terminated, self.gamma), absorbing_mass(policy_terminated, self.gamma)
 
-    @torch.no_grad()
     def _log_reward_metrics(
-        self,
-        demo_losses: list[float],
-        pref_losses: list[float],
-        pol_obs: torch.Tensor,
-        pol_acts: torch.Tensor,
-        pol_term: torch.Tensor,
-        pol_true: np.ndarray,
+        self, demo_losses: list[float], pref_losses: list[float], recent: PolicyTransitions
     ) -> None:
-        fb, net = self._feedback, self.reward_net
         self.logger.record("reward/updates", self.reward_updates)
-        self.logger.record("reward/absorbing_reward", float(net.absorbing_reward()))
-        r_policy = net(pol_obs, pol_acts)
-        self.logger.record("reward/policy_reward", float(r_policy.mean()))  # its level: near ±reward_bound saturates
-        if len(pol_true) > 1 and np.std(pol_true) > 0 and float(r_policy.std()) > 0:
-            self.logger.record("reward/true_corr", float(np.corrcoef(r_policy.cpu().numpy(), pol_true)[0, 1]))
-        if demo_losses:
-            self.logger.record("reward/demo_loss", float(np.mean(demo_losses)))
-            d = _spread(len(fb.demo_obs), 2_048)
-            absorbing_term = self.gamma / (1 - self.gamma) * net.absorbing_reward() if self.absorbing_state else 0.0
-            demo_r = net.transition_reward(
-                fb.demo_obs[d], fb.demo_acts[d], fb.demo_terminated[d], self.gamma, self.absorbing_state
-            )
-            policy_r = r_policy + pol_term * absorbing_term
-            # -L_demo on all of them, weighted as the loss weighs them
-            gap = -demo_loss(demo_r, policy_r, *self._occupancy_masses(fb.demo_terminated[d], pol_term))
-            self.logger.record("reward/demo_minus_policy", float(gap))
-        if pref_losses:
-            self.logger.record("reward/pref_loss", float(np.mean(pref_losses)))
-            # A fixed spread of 256 pairs: the full set would cost more than the update itself.
-            q = _spread(len(fb.pref_labels), 256)
-            r1, r2 = self._segment_returns(q)
-            accuracy = float(preference_accuracy(r1, r2, fb.pref_labels[q]))
-            if np.isfinite(accuracy):
-                self.logger.record("reward/pref_accuracy", accuracy)
+        metrics = reward_metrics(
+            self.reward_net,
+            self._feedback,
+            recent,
+            demo_losses,
+            pref_losses,
+            self.gamma,
+            self.absorbing_state,
+            self._occupancy_masses,
+        )
+        for key, value in metrics.items():
+            self.logger.record(key, value)
 
     def learn(
         self: SelfRewardLearning,
@@ -682,16 +555,3 @@ class AIHFRewardLearning(CheckedLoad):
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         state_dicts, variables = super()._get_torch_save_params()
         return [*state_dicts, "reward_net", "reward_optimizer"], variables
-
-
-def _spread(n: int, k: int) -> np.ndarray:
-    """At most ``k`` indices spread evenly over ``range(n)``: a fixed, unbiased subset for logging."""
-    return np.unique(np.linspace(0, n - 1, min(n, k)).astype(np.int64))
-
-
-def _check_type(name: str, value: object, expected: type) -> None:
-    if value is not None and not isinstance(value, expected):
-        raise TypeError(
-            f"{name} must be an aihf_control.{expected.__name__} (or None), got {type(value).__name__}; "
-            f"build one with {expected.__name__}(...)"
-        )

@@ -1,0 +1,77 @@
+"""What AIHF logs about its learned reward after each reward update (``reward/...`` in SB3's logger).
+
+Computed on fixed, evenly spread subsets of the feedback, so that the curves are comparable across updates and
+cost less than the update itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from aihf_control.algos.aihf.feedback import FeedbackTensors, preference_returns
+from aihf_control.algos.aihf.recent_steps import PolicyTransitions
+from aihf_control.rewards.losses import demo_loss, preference_accuracy
+from aihf_control.rewards.nets import RewardNet
+
+# (demo_terminated (B,), policy_terminated (B',)) -> L_demo's masses of both, or (None, None) for 1 each
+OccupancyMasses = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor | None, torch.Tensor | None]]
+
+
+@torch.no_grad()
+def reward_metrics(
+    reward_net: RewardNet,
+    feedback: FeedbackTensors,
+    recent: PolicyTransitions,
+    demo_losses: list[float],
+    pref_losses: list[float],
+    gamma: float,
+    absorbing_state: bool,
+    occupancy_masses: OccupancyMasses,
+) -> dict[str, float]:
+    """The learned reward's metrics after a reward update, by logger key, in the order they are logged.
+
+    :param reward_net: r_θ
+    :param feedback: the feedback tensors the update learned from
+    :param recent: the agent's recent transitions the update's L_demo compared with (its env rewards give true_corr)
+    :param demo_losses: L_demo of each gradient step of the update (empty without the demonstration term)
+    :param pref_losses: L_pref of each gradient step of the update (empty without the preference term)
+    :param gamma: discount factor of the RL problem
+    :param absorbing_state: whether terminations lead to the learned absorbing state
+    :param occupancy_masses: L_demo's masses of demonstrated and policy transitions, as the loss weighs them
+    :return: absorbing_reward, policy_reward, true_corr (where defined),
+        demo_loss and demo_minus_policy (with the demonstration term), pref_loss and pref_accuracy (with the
+        preference term; accuracy where defined)
+    """
+    fb, net = feedback, reward_net
+    metrics = {"reward/absorbing_reward": float(net.absorbing_reward())}
+    r_policy = net(recent.obs, recent.acts)
+    metrics["reward/policy_reward"] = float(r_policy.mean())  # its level: near ±reward_bound saturates
+    true_rewards = recent.true_rewards
+    if len(true_rewards) > 1 and np.std(true_rewards) > 0 and float(r_policy.std()) > 0:
+        metrics["reward/true_corr"] = float(np.corrcoef(r_policy.cpu().numpy(), true_rewards)[0, 1])
+    if demo_losses:
+        metrics["reward/demo_loss"] = float(np.mean(demo_losses))
+        d = _spread_indices(len(fb.demo_obs), 2_048)
+        absorbing_term = gamma / (1 - gamma) * net.absorbing_reward() if absorbing_state else 0.0
+        demo_r = net.transition_reward(fb.demo_obs[d], fb.demo_acts[d], fb.demo_terminated[d], gamma, absorbing_state)
+        policy_r = r_policy + recent.terminated * absorbing_term
+        # -L_demo on all of them, weighted as the loss weighs them
+        gap = -demo_loss(demo_r, policy_r, *occupancy_masses(fb.demo_terminated[d], recent.terminated))
+        metrics["reward/demo_minus_policy"] = float(gap)
+    if pref_losses:
+        metrics["reward/pref_loss"] = float(np.mean(pref_losses))
+        # A fixed spread of 256 pairs: the full set would cost more than the update itself.
+        q = _spread_indices(len(fb.pref_labels), 256)
+        r1, r2 = preference_returns(fb, net, q, absorbing_state)
+        accuracy = float(preference_accuracy(r1, r2, fb.pref_labels[q]))
+        if np.isfinite(accuracy):
+            metrics["reward/pref_accuracy"] = accuracy
+    return metrics
+
+
+def _spread_indices(n: int, k: int) -> np.ndarray:
+    """At most ``k`` indices spread evenly over ``range(n)``: a fixed, unbiased subset for logging."""
+    return np.unique(np.linspace(0, n - 1, min(n, k)).astype(np.int64))
