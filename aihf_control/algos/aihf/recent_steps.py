@@ -16,7 +16,7 @@ import torch
 from stable_baselines3.common.policies import BasePolicy
 
 from aihf_control.data.online import recent_trajectories
-from aihf_control.data.preferences import Trajectory
+from aihf_control.data.segments import Trajectory
 from aihf_control.sb3.relabel_buffer import RelabelingReplayBuffer
 
 
