@@ -30,6 +30,7 @@ test-slow: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # The documentation site (mkdocs.yml, docs/): `make docs` serves it at http://127.0.0.1:8000,
 # `make docs-build` builds it into build/site and fails on any warning (a broken link or API reference).

@@ -84,16 +84,24 @@ CASES: list[tuple[str, Callable[[Context], object], type[BaseException], str]] =
     ),
     (
         "preferences with the wrong action size",
-        lambda c: AIHF("MlpPolicy", "Pendulum-v1", preferences=_replace(
-            c.prefs, acts_1=np.zeros((*c.prefs.acts_1.shape[:2], 2), np.float32),
-            acts_2=np.zeros((*c.prefs.acts_2.shape[:2], 2), np.float32)), **c.kwargs),
+        lambda c: AIHF(
+            "MlpPolicy",
+            "Pendulum-v1",
+            preferences=_replace(
+                c.prefs,
+                acts_1=np.zeros((*c.prefs.acts_1.shape[:2], 2), np.float32),
+                acts_2=np.zeros((*c.prefs.acts_2.shape[:2], 2), np.float32),
+            ),
+            **c.kwargs,
+        ),
         ValueError,
         "action",
     ),
     (
         "empty demonstrations",
-        lambda c: Demonstrations(obs=np.zeros((0, 3)), acts=np.zeros((0, 1)), next_obs=np.zeros((0, 3)),
-                                 dones=np.zeros(0)),
+        lambda c: Demonstrations(
+            obs=np.zeros((0, 3)), acts=np.zeros((0, 1)), next_obs=np.zeros((0, 3)), dones=np.zeros(0)
+        ),
         ValueError,
         "empty",
     ),
@@ -124,8 +132,9 @@ CASES: list[tuple[str, Callable[[Context], object], type[BaseException], str]] =
     ),
     (
         "text where numbers belong",
-        lambda c: Demonstrations(obs=np.array([["a", "b", "c"]]), acts=np.array([[0.0]]),
-                                 next_obs=np.zeros((1, 3)), dones=np.zeros(1)),
+        lambda c: Demonstrations(
+            obs=np.array([["a", "b", "c"]]), acts=np.array([[0.0]]), next_obs=np.zeros((1, 3)), dones=np.zeros(1)
+        ),
         TypeError,
         "must be a numeric array",
     ),
@@ -200,7 +209,8 @@ CASES: list[tuple[str, Callable[[Context], object], type[BaseException], str]] =
     (
         "predict_reward with mismatched shapes",
         lambda c: AIHF("MlpPolicy", "Pendulum-v1", demonstrations=c.demos, **c.kwargs).predict_reward(
-            np.zeros((4, 3)), np.zeros((5, 1))),
+            np.zeros((4, 3)), np.zeros((5, 1))
+        ),
         ValueError,
         "predict_reward expects observations (..., 3) and actions (..., 1) with the same leading shape",
     ),
@@ -213,15 +223,23 @@ CASES: list[tuple[str, Callable[[Context], object], type[BaseException], str]] =
     ),
     (
         "demonstration actions 100x outside the action bounds",
-        lambda c: AIHF("MlpPolicy", "Pendulum-v1", demonstrations=_replace(c.demos, acts=c.demos.acts * 100),
-                       **c.kwargs),
+        lambda c: AIHF(
+            "MlpPolicy", "Pendulum-v1", demonstrations=_replace(c.demos, acts=c.demos.acts * 100), **c.kwargs
+        ),
         ValueError,
         "demonstrations have actions outside the env's action bounds: dimension 0 ranges over",
     ),
     (
         "preference actions 100x outside the action bounds",
-        lambda c: IPL("MlpPolicy", "Pendulum-v1", preferences=_replace(c.prefs, acts_1=c.prefs.acts_1 * 100),
-                      bc_steps=0, learning_starts=10, buffer_size=100, device="cpu"),
+        lambda c: IPL(
+            "MlpPolicy",
+            "Pendulum-v1",
+            preferences=_replace(c.prefs, acts_1=c.prefs.acts_1 * 100),
+            bc_steps=0,
+            learning_starts=10,
+            buffer_size=100,
+            device="cpu",
+        ),
         ValueError,
         "but the action space allows [-2, 2]",
     ),
@@ -239,15 +257,23 @@ CASES: list[tuple[str, Callable[[Context], object], type[BaseException], str]] =
     ),
     (
         "zero layer size in IPL's critic net_arch",
-        lambda c: IPL("MlpPolicy", "Pendulum-v1", preferences=c.prefs, bc_steps=0, buffer_size=100, device="cpu",
-                      policy_kwargs=dict(net_arch=dict(pi=[8], qf=[0]))),
+        lambda c: IPL(
+            "MlpPolicy",
+            "Pendulum-v1",
+            preferences=c.prefs,
+            bc_steps=0,
+            buffer_size=100,
+            device="cpu",
+            policy_kwargs=dict(net_arch=dict(pi=[8], qf=[0])),
+        ),
         ValueError,
         'policy_kwargs["net_arch"]["qf"] must hold positive integer layer sizes',
     ),
     (
         "negative layer size in AIHF's policy net_arch (CrossQ inner loop)",
-        lambda c: AIHFCrossQ("MlpPolicy", "Pendulum-v1", demonstrations=c.demos,
-                             **{**c.kwargs, "policy_kwargs": dict(net_arch=[-5])}),
+        lambda c: AIHFCrossQ(
+            "MlpPolicy", "Pendulum-v1", demonstrations=c.demos, **{**c.kwargs, "policy_kwargs": dict(net_arch=[-5])}
+        ),
         ValueError,
         'policy_kwargs["net_arch"] must hold positive integer layer sizes',
     ),
@@ -272,8 +298,9 @@ def test_the_matrix_covers_at_least_15_kinds_of_bad_input():
 
 
 @pytest.mark.parametrize("case, call, error, message", CASES, ids=[case[0] for case in CASES])
-def test_bad_input_gets_a_clear_error(case, call, error, message, tmp_path, pendulum_feedback, small_aihf_kwargs,
-                                      monkeypatch, capsys):
+def test_bad_input_gets_a_clear_error(
+    case, call, error, message, tmp_path, pendulum_feedback, small_aihf_kwargs, monkeypatch, capsys
+):
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "store"))
     context = Context(tmp_path, *pendulum_feedback, small_aihf_kwargs)
     with pytest.raises(error) as raised:

@@ -333,6 +333,7 @@ def test_absorbing_steps_are_not_checked_nor_clipped():
     prefs = Preferences(**{**arrays, "acts_1": acts_1, "acts_2": np.full_like(acts_1, 0.75)}, absorbing_1=absorbing)
     prefs.check_spaces(HOPPER_OBS, space)
     acts_1[1, 0, 0] = 3.0
-    clipped = Preferences(**{**arrays, "acts_1": acts_1, "acts_2": np.full_like(acts_1, 0.75)},
-                          absorbing_1=absorbing).clip_actions(space)
+    clipped = Preferences(
+        **{**arrays, "acts_1": acts_1, "acts_2": np.full_like(acts_1, 0.75)}, absorbing_1=absorbing
+    ).clip_actions(space)
     assert clipped.acts_1[1, 0, 0] == 1.0 and (clipped.acts_1[0, 2:] == 0).all()

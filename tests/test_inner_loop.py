@@ -118,8 +118,13 @@ def test_each_inner_learner_learns_saves_loads_and_resumes(
     tmp_path, cls, base, hopper_demos, hopper_prefs, small_aihf_kwargs
 ):
     model = cls(
-        "MlpPolicy", "Hopper-v5", demonstrations=hopper_demos, preferences=hopper_prefs, demo_batch_fraction=0.5,
-        seed=0, **small_aihf_kwargs,
+        "MlpPolicy",
+        "Hopper-v5",
+        demonstrations=hopper_demos,
+        preferences=hopper_prefs,
+        demo_batch_fraction=0.5,
+        seed=0,
+        **small_aihf_kwargs,
     )
     assert isinstance(model, base)
     reward_before = [p.clone() for p in model.reward_net.parameters()]
@@ -131,11 +136,11 @@ def test_each_inner_learner_learns_saves_loads_and_resumes(
     assert loaded.demo_batch_fraction == 0.5 and loaded.replay_buffer.num_demo_rows(32) == 16
     obs = np.asarray(hopper_demos.obs[:8])
     np.testing.assert_allclose(loaded.predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0])
-    np.testing.assert_allclose(loaded.predict_reward(obs, hopper_demos.acts[:8]), model.predict_reward(
-        obs, hopper_demos.acts[:8]))
+    np.testing.assert_allclose(
+        loaded.predict_reward(obs, hopper_demos.acts[:8]), model.predict_reward(obs, hopper_demos.acts[:8])
+    )
     folder = save_checkpoint(model, tmp_path / "ckpt")
-    resumed = load_checkpoint(cls, folder, gym.make("Hopper-v5"), demonstrations=hopper_demos,
-                              preferences=hopper_prefs)
+    resumed = load_checkpoint(cls, folder, gym.make("Hopper-v5"), demonstrations=hopper_demos, preferences=hopper_prefs)
     assert resumed.replay_buffer.num_demo_rows(32) == 16 and resumed.replay_buffer.size() == model.replay_buffer.size()
     resumed.learn(100, reset_num_timesteps=False)
     assert resumed.num_timesteps == 400
@@ -144,8 +149,15 @@ def test_each_inner_learner_learns_saves_loads_and_resumes(
 @pytest.mark.parametrize("cls", [AIHF, AIHFCrossQ])
 def test_same_seed_same_result_with_demonstration_batches(cls, hopper_demos, hopper_prefs, small_aihf_kwargs):
     def run(seed: int) -> list[torch.Tensor]:
-        model = cls("MlpPolicy", "Hopper-v5", demonstrations=hopper_demos, preferences=hopper_prefs,
-                    demo_batch_fraction=0.5, seed=seed, **small_aihf_kwargs)
+        model = cls(
+            "MlpPolicy",
+            "Hopper-v5",
+            demonstrations=hopper_demos,
+            preferences=hopper_prefs,
+            demo_batch_fraction=0.5,
+            seed=seed,
+            **small_aihf_kwargs,
+        )
         model.learn(250)
         return [p.detach().clone() for p in (*model.policy.parameters(), *model.reward_net.parameters())]
 
@@ -163,19 +175,46 @@ def test_load_replay_buffer_gets_the_reward_and_the_demonstrations_again(tmp_pat
     assert model.replay_buffer.num_demo_rows(32) == 16 and torch.isfinite(batch.rewards).all()
 
 
-def test_rlhf_and_ipl_put_their_bc_demonstrations_into_batches_only_when_asked(hopper_demos, hopper_prefs,
-                                                                               small_aihf_kwargs):
+def test_rlhf_and_ipl_put_their_bc_demonstrations_into_batches_only_when_asked(
+    hopper_demos, hopper_prefs, small_aihf_kwargs
+):
     kwargs = {k: v for k, v in small_aihf_kwargs.items() if k not in ("reward_net_arch",)}
-    rlhf = RLHF("MlpPolicy", "Hopper-v5", demonstrations=hopper_demos, preferences=hopper_prefs, bc_steps=10,
-                demo_batch_fraction=0.5, reward_net_arch=(32, 32), **kwargs)
+    rlhf = RLHF(
+        "MlpPolicy",
+        "Hopper-v5",
+        demonstrations=hopper_demos,
+        preferences=hopper_prefs,
+        bc_steps=10,
+        demo_batch_fraction=0.5,
+        reward_net_arch=(32, 32),
+        **kwargs,
+    )
     assert rlhf.replay_buffer.num_demo_rows(64) == 32
-    assert RLHF("MlpPolicy", "Hopper-v5", demonstrations=hopper_demos, preferences=hopper_prefs, bc_steps=10,
-                reward_net_arch=(32, 32), **kwargs).replay_buffer.num_demo_rows(64) == 0  # the paper's protocol
+    assert (
+        RLHF(
+            "MlpPolicy",
+            "Hopper-v5",
+            demonstrations=hopper_demos,
+            preferences=hopper_prefs,
+            bc_steps=10,
+            reward_net_arch=(32, 32),
+            **kwargs,
+        ).replay_buffer.num_demo_rows(64)
+        == 0
+    )  # the paper's protocol
     rlhf.learn(200)
-    ipl_kwargs = {k: v for k, v in kwargs.items() if k not in ("alignment_steps", "reward_gradient_steps",
-                                                               "reward_batch_size")}
-    ipl = IPL("MlpPolicy", "Hopper-v5", preferences=hopper_prefs, demonstrations=hopper_demos, bc_steps=10,
-              demo_batch_fraction=0.5, **ipl_kwargs)
+    ipl_kwargs = {
+        k: v for k, v in kwargs.items() if k not in ("alignment_steps", "reward_gradient_steps", "reward_batch_size")
+    }
+    ipl = IPL(
+        "MlpPolicy",
+        "Hopper-v5",
+        preferences=hopper_prefs,
+        demonstrations=hopper_demos,
+        bc_steps=10,
+        demo_batch_fraction=0.5,
+        **ipl_kwargs,
+    )
     assert isinstance(ipl.replay_buffer, DemonstrationReplayBuffer) and ipl.replay_buffer.num_demo_rows(64) == 32
     ipl.learn(200)
     assert all(torch.isfinite(p).all() for p in ipl.policy.parameters())
@@ -189,18 +228,29 @@ def test_a_loaded_rlhf_or_ipl_gets_its_demonstration_batches_back_with_set_demon
         k: v for k, v in kwargs.items() if k not in ("alignment_steps", "reward_gradient_steps", "reward_batch_size")
     }
     for cls, extra in ((RLHF, {"reward_net_arch": (32, 32), **kwargs}), (IPL, ipl_kwargs)):
-        model = cls("MlpPolicy", "Hopper-v5", demonstrations=hopper_demos, preferences=hopper_prefs, bc_steps=10,
-                    demo_batch_fraction=0.5, **extra)
+        model = cls(
+            "MlpPolicy",
+            "Hopper-v5",
+            demonstrations=hopper_demos,
+            preferences=hopper_prefs,
+            bc_steps=10,
+            demo_batch_fraction=0.5,
+            **extra,
+        )
         model.learn(120)
         model.save(tmp_path / cls.__name__)
-        loaded = cls.load(tmp_path / cls.__name__, env=gym.make("Hopper-v5"), preferences=hopper_prefs) \
-            if cls is RLHF else cls.load(tmp_path / cls.__name__, env=gym.make("Hopper-v5"))
+        loaded = (
+            cls.load(tmp_path / cls.__name__, env=gym.make("Hopper-v5"), preferences=hopper_prefs)
+            if cls is RLHF
+            else cls.load(tmp_path / cls.__name__, env=gym.make("Hopper-v5"))
+        )
         assert loaded.replay_buffer.num_demo_rows(64) == 0  # feedback is not saved with a model
         loaded.set_demonstrations(hopper_demos)
         assert loaded.replay_buffer.num_demo_rows(64) == 32 and loaded.bc_done
         with pytest.raises(ValueError, match="observation"):
-            loaded.set_demonstrations(Demonstrations(np.zeros((4, 3)), np.zeros((4, 3)), np.zeros((4, 3)),
-                                                     np.zeros(4, dtype=bool)))
+            loaded.set_demonstrations(
+                Demonstrations(np.zeros((4, 3)), np.zeros((4, 3)), np.zeros((4, 3)), np.zeros(4, dtype=bool))
+            )
 
 
 def test_aihf_crossq_leaves_batch_statistics_after_5k_updates_unless_told_otherwise():

@@ -64,9 +64,33 @@ def test_averaged_actors_are_measured_alongside_and_reported_as_runs_of_their_ow
     # a run stopped before its first checkpoint left an empty folder: it starts again and is not called resumed
     stem = "crossq-demo50-renorm5k_actor_averagingNone_learning_starts200_prefs0_seed0"
     (tmp_path / "Hopper-v5" / f"{stem}.checkpoints").mkdir(parents=True)
-    main(["--env", "Hopper-v5", "--variants", "crossq-demo50-renorm5k", "--timesteps", "1200", "--eval-freq", "600",
-          "--eval-episodes", "1", "--num-demos", "500", "--net-arch", "16", "16", "--set", "actor_averaging=null",
-          "learning_starts=200", "--averaged-actors", "0.01", "0.01:0.1", "--logdir", str(tmp_path)])
+    main(
+        [
+            "--env",
+            "Hopper-v5",
+            "--variants",
+            "crossq-demo50-renorm5k",
+            "--timesteps",
+            "1200",
+            "--eval-freq",
+            "600",
+            "--eval-episodes",
+            "1",
+            "--num-demos",
+            "500",
+            "--net-arch",
+            "16",
+            "16",
+            "--set",
+            "actor_averaging=null",
+            "learning_starts=200",
+            "--averaged-actors",
+            "0.01",
+            "0.01:0.1",
+            "--logdir",
+            str(tmp_path),
+        ]
+    )
     assert "1 to run (0 resumed from a checkpoint)" in capsys.readouterr().out
     (path,) = (tmp_path / "Hopper-v5").glob("*.json")
     assert path.stem == stem
@@ -98,9 +122,27 @@ def test_the_schedule_sweep_evaluates_averages_of_a_crossq_actor_alongside(tmp_p
     from benchmarks import schedule_sweep
 
     out = tmp_path / "sweep.json"
-    argv = ["schedule_sweep", "--variants", "default", "--seeds", "0", "--inner", "crossq", "--timesteps", "600",
-            "--eval-freq", "300", "--num-demos", "200", "--learning-starts", "100", "--averaged-actors", "0.0002:0.1",
-            "--json", str(out)]
+    argv = [
+        "schedule_sweep",
+        "--variants",
+        "default",
+        "--seeds",
+        "0",
+        "--inner",
+        "crossq",
+        "--timesteps",
+        "600",
+        "--eval-freq",
+        "300",
+        "--num-demos",
+        "200",
+        "--learning-starts",
+        "100",
+        "--averaged-actors",
+        "0.0002:0.1",
+        "--json",
+        str(out),
+    ]
     monkeypatch.setattr(sys, "argv", argv)
     schedule_sweep.main()
     (run,) = json.loads(out.read_text())["results"]

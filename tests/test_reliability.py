@@ -75,8 +75,9 @@ def test_load_checkpoint_restores_parameters_buffer_counters_and_random_state(
     model.learn(300)
     folder = save_checkpoint(model, tmp_path / "ckpt")
     numpy_draw, torch_draw = np.random.rand(), torch.rand(1)  # the next draws after the save
-    resumed = load_checkpoint(AIHF, folder, gym.make(ENV), demonstrations=pendulum_feedback[0],
-                              preferences=pendulum_feedback[1])
+    resumed = load_checkpoint(
+        AIHF, folder, gym.make(ENV), demonstrations=pendulum_feedback[0], preferences=pendulum_feedback[1]
+    )
     assert np.random.rand() == numpy_draw and torch.equal(torch.rand(1), torch_draw)
     assert_same_state(state_of(model), state_of(resumed))
     assert resumed.num_timesteps == 300 and resumed.reward_updates == model.reward_updates
@@ -97,8 +98,9 @@ def test_resuming_twice_from_one_checkpoint_gives_the_same_model(tmp_path, pendu
     states = []
     for _ in range(2):
         env = gym.make(ENV)
-        resumed = load_checkpoint(AIHF, tmp_path / "ckpt", env, demonstrations=pendulum_feedback[0],
-                                  preferences=pendulum_feedback[1])
+        resumed = load_checkpoint(
+            AIHF, tmp_path / "ckpt", env, demonstrations=pendulum_feedback[0], preferences=pendulum_feedback[1]
+        )
         resumed.learn(200, reset_num_timesteps=False)
         assert resumed.num_timesteps == 500
         states.append(state_of(resumed))
@@ -110,8 +112,9 @@ def test_resume_continues_the_reward_schedule_and_the_tensorboard_run(tmp_path, 
     model = make_model(pendulum_feedback, small_aihf_kwargs, tensorboard_log=str(tmp_path / "tb"))
     model.learn(300, callback=ResumableCheckpointCallback(300, tmp_path / "ckpt"), tb_log_name="run")
     updates = model.reward_updates
-    resumed = load_checkpoint(AIHF, tmp_path / "ckpt", gym.make(ENV), demonstrations=pendulum_feedback[0],
-                              preferences=pendulum_feedback[1])
+    resumed = load_checkpoint(
+        AIHF, tmp_path / "ckpt", gym.make(ENV), demonstrations=pendulum_feedback[0], preferences=pendulum_feedback[1]
+    )
     resumed.learn(200, reset_num_timesteps=False, tb_log_name="run")
     # learning_starts 100, alignment every 100 steps: updates at 100..500, none repeated or skipped.
     assert (updates, resumed.reward_updates) == (2, 4)
@@ -127,8 +130,9 @@ def test_a_save_killed_halfway_leaves_the_previous_checkpoint(tmp_path, pendulum
     partial.mkdir()
     (partial / "model.zip").write_bytes(b"PK\x03\x04 truncated")
     assert latest_checkpoint(tmp_path / "ckpt").name == "step_000000000200"
-    resumed = load_checkpoint(AIHF, tmp_path / "ckpt", gym.make(ENV), demonstrations=pendulum_feedback[0],
-                              preferences=pendulum_feedback[1])
+    resumed = load_checkpoint(
+        AIHF, tmp_path / "ckpt", gym.make(ENV), demonstrations=pendulum_feedback[0], preferences=pendulum_feedback[1]
+    )
     assert resumed.num_timesteps == 200
     # latest.json is replaced atomically; even a stale pointer falls back to the newest complete folder.
     (tmp_path / "ckpt" / "latest.json").write_text(json.dumps({"checkpoint": "step_000000000400"}))
@@ -203,8 +207,9 @@ def test_nan_loss_stops_training_and_saves_the_last_good_state(
     assert all(torch.equal(v, reward_before[k]) for k, v in model.reward_net.state_dict().items())
     folder = latest_checkpoint(tmp_path / "ckpt")
     assert folder is not None and folder.name == f"step_{model.num_timesteps:012d}"
-    resumed = load_checkpoint(AIHF, folder, gym.make(ENV), demonstrations=pendulum_feedback[0],
-                              preferences=pendulum_feedback[1])
+    resumed = load_checkpoint(
+        AIHF, folder, gym.make(ENV), demonstrations=pendulum_feedback[0], preferences=pendulum_feedback[1]
+    )
     assert_same_state(state_of(model), state_of(resumed))
 
 
@@ -238,8 +243,9 @@ def test_nan_observations_from_the_env_are_named(pendulum_feedback, small_aihf_k
             return (obs * np.nan if self.steps > 150 else obs), reward, terminated, truncated, info
 
     demos, prefs = pendulum_feedback
-    model = AIHF("MlpPolicy", NaNAfter(gym.make(ENV)), demonstrations=demos, preferences=prefs, seed=0,
-                 **small_aihf_kwargs)
+    model = AIHF(
+        "MlpPolicy", NaNAfter(gym.make(ENV)), demonstrations=demos, preferences=prefs, seed=0, **small_aihf_kwargs
+    )
     with pytest.raises(NonFiniteError, match=r"the env returned a NaN/inf observation at env step 151 .env index 0"):
         model.learn(300)
 
@@ -274,7 +280,9 @@ def test_same_seed_same_results_in_two_processes(tmp_path):
         json.loads(
             subprocess.run(
                 [sys.executable, str(script), tests], capture_output=True, text=True, check=True, cwd=tmp_path
-            ).stdout.strip().splitlines()[-1]
+            )
+            .stdout.strip()
+            .splitlines()[-1]
         )
         for _ in range(2)
     ]
