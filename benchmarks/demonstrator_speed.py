@@ -26,7 +26,7 @@ import gymnasium as gym
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
-from aihf_control.data.make_dataset import algorithm_class, algorithm_label
+from aihf_control.data.demonstrator import algorithm_class, algorithm_label
 
 
 class LearningPhaseTimer(BaseCallback):

@@ -10,49 +10,48 @@ record whole episodes of the demonstrator and write them with minari.create_data
 needed), and with --mixed-quality record
 episodes of lower-quality checkpoints and of the random policy into a second dataset, the pool that
 preference segments are cut from. It runs on CPU alone and never downloads anything.
+
+Training, loading and evaluating the demonstrator and its checkpoints live in
+:mod:`aihf_control.data.demonstrator`, writing a dataset in :mod:`aihf_control.data.recording`.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
-import os
-import re
 import shlex
 import sys
 import textwrap
-from collections.abc import Callable
 from pathlib import Path
 
 import gymnasium as gym
 import minari
-import numpy as np
 import stable_baselines3
 import torch
-from minari import EpisodeMetadataCallback
-from minari.data_collector import EpisodeBuffer
 from minari.dataset.minari_dataset import parse_dataset_id
-from sb3_contrib import TQC, CrossQ
-from stable_baselines3 import SAC
-from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.utils import check_for_correct_spaces
 
-from aihf_control.data.minari_datasets import (
-    default_dataset_id,
-    local_dataset_ids,
-    minari_store_path,
-    record_episodes,
+from aihf_control.data.demonstrator import (
+    ALGORITHMS,
+    Evaluated,
+    algorithm_class,
+    algorithm_label,
+    evaluate,
+    find_checkpoints,
+    load_model,
+    model_policy,
+    pick_lower_quality,
+    random_policy,
+    train_demonstrator,
 )
-from aihf_control.progress import ProgressCallback, ProgressPrinter, Report, Tracker
+from aihf_control.data.minari_datasets import default_dataset_id, local_dataset_ids, minari_store_path
+from aihf_control.data.recording import record_dataset
+from aihf_control.progress import ProgressPrinter
 
-Policy = Callable[[np.ndarray], np.ndarray]
+# algorithm_class and algorithm_label lived here first and stay importable from here
+__all__ = ["ALGORITHMS", "algorithm_class", "algorithm_label", "build_parser", "main"]
 
-# Evaluation and recording start their episodes from disjoint reset seeds, so the reference scores are
-# measured on other start states than the ones stored in the datasets.
-EVAL_SEED_OFFSET = 1_000_000
+# The mixed-quality dataset resets from other seeds than the demonstrations and the evaluations
+# (demonstrator.EVAL_SEED_OFFSET): no start state is stored twice, none is both stored and scored.
 MIXED_SEED_OFFSET = 2_000_000
-CHECKPOINT_NAME = re.compile(r"_(\d+)_steps\.zip$")
 
 
 def positive_int(text: str) -> int:
@@ -201,267 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-ALGORITHMS = ("sac", "tqc", "crossq", "sbx-sac", "sbx-tqc", "sbx-crossq")
-
-
-def algorithm_class(algo: str) -> type[BaseAlgorithm]:
-    """The model class of ``--algo``: SB3 (torch) or SBX (jax, imported only when asked for)."""
-    if not algo.startswith("sbx-"):
-        return {"sac": SAC, "tqc": TQC, "crossq": CrossQ}[algo]
-    try:
-        import sbx
-    except ImportError as e:
-        raise ImportError(
-            f"--algo {algo} needs SBX (Stable-Baselines3 in jax): `pip install 'aihf-control[experts]'` "
-            "(or `pip install sbx-rl`), or pass --algo sac to train with SB3 and torch"
-        ) from e
-    return {"sbx-sac": sbx.SAC, "sbx-tqc": sbx.TQC, "sbx-crossq": sbx.CrossQ}[algo]
-
-
-def save_atomically(model: BaseAlgorithm, path: Path) -> None:
-    """Write to a temporary name, then rename: a reader never sees half a file, even if the run is killed."""
-    temporary = path.with_name(f".{path.stem}.tmp.zip")
-    model.save(temporary)
-    os.replace(temporary, path)
-
-
-class CheckpointCallback(BaseCallback):
-    """Saves the model every ``every`` steps as ``<algo>_<steps>_steps.zip`` and prints training progress.
-
-    :param every: steps between checkpoints
-    :param directory: folder of the checkpoints
-    :param algo: name prefix of the files
-    """
-
-    def __init__(self, every: int, directory: Path, algo: str):
-        super().__init__()
-        self.every = every
-        self.directory = directory
-        self.algo = algo
-
-    def _on_step(self) -> bool:
-        if self.num_timesteps % self.every == 0:
-            path = self.directory / f"{self.algo}_{self.num_timesteps}_steps.zip"
-            save_atomically(self.model, path)
-            returns = [info["r"] for info in self.model.ep_info_buffer]
-            recent = f"{np.mean(returns):.1f} over the last {len(returns)} episodes" if returns else "no episode yet"
-            print(f"step {self.num_timesteps}: training return {recent}; saved {path}", flush=True)
-        return True
-
-
-def train_demonstrator(
-    args: argparse.Namespace, learning_starts: int, checkpoint_every: int, output_dir: Path, report: Report
-) -> BaseAlgorithm:
-    """Train ``args.algo`` on ``args.env`` with SB3's default hyperparameters, saving checkpoints on the way.
-
-    :param report: where the training's progress goes (``ProgressPrinter.update``)
-    :return: the trained model, also saved as ``output_dir/demonstrator.zip``
-    """
-    checkpoint_dir = output_dir / "checkpoints"
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    model = algorithm_class(args.algo)(
-        "MlpPolicy",
-        gym.make(args.env),
-        learning_starts=learning_starts,
-        buffer_size=min(1_000_000, args.timesteps),  # a short run does not need a million-step buffer
-        policy_kwargs=dict(net_arch=args.net_arch),
-        seed=args.seed,
-        **algorithm_device(args.algo, args.device),
-    )
-    print(
-        f"training {algorithm_label(args.algo)} on {args.env} for {args.timesteps} steps, "
-        f"checkpoints every {checkpoint_every}",
-        flush=True,
-    )
-    progress = ProgressCallback(
-        f"training the {algorithm_label(args.algo)} demonstrator",
-        args.timesteps,
-        report,
-        last_return=lambda: float(np.mean([i["r"] for i in model.ep_info_buffer])) if model.ep_info_buffer else None,
-        return_label="training return",
-    )
-    model.learn(
-        total_timesteps=args.timesteps,
-        callback=[CheckpointCallback(checkpoint_every, checkpoint_dir, args.algo), progress],
-    )
-    progress.finish()
-    save_atomically(model, output_dir / "demonstrator.zip")
-    return model
-
-
-def algorithm_label(algo: str) -> str:
-    """``sbx-sac`` → ``SBX SAC``, ``sac`` → ``SB3 SAC``."""
-    library, _, name = algo.rpartition("-")
-    return f"{(library or 'sb3').upper()} {name.upper()}"
-
-
-def algorithm_device(algo: str, device: str) -> dict[str, str]:
-    """SB3 takes a torch device; SBX picks jax's platform (JAX_PLATFORMS) and only accepts "auto"."""
-    return {"device": device} if not algo.startswith("sbx-") else {}
-
-
-def load_model(path: Path, algo: str, device: str, env: gym.Env) -> BaseAlgorithm:
-    """Load an SB3 model file and check that it acts in ``env``."""
-    if not path.is_file():
-        raise FileNotFoundError(f"no SB3 model file at {path}; pass the .zip that model.save() wrote")
-    try:
-        model = algorithm_class(algo).load(path, **algorithm_device(algo, device))
-    except (KeyError, ValueError, TypeError, RuntimeError) as e:
-        raise ValueError(
-            f"{path} could not be loaded as an {algorithm_label(algo)} model ({e}); pass the right --algo"
-        ) from e
-    try:
-        check_for_correct_spaces(env, model.observation_space, model.action_space)
-    except ValueError as e:
-        raise ValueError(f"{path} was trained on another env than {env.spec.id}: {e}") from e
-    return model
-
-
 def describe(evaluation: dict[str, float]) -> str:
+    """``mean ± std over N episodes`` of an evaluation, for the printed lines and the datasets' descriptions."""
     return f"{evaluation['return_mean']:.1f} ± {evaluation['return_std']:.1f} over {evaluation['episodes']} episodes"
-
-
-def model_policy(model: BaseAlgorithm, deterministic: bool) -> Policy:
-    return lambda obs: model.predict(obs, deterministic=deterministic)[0]
-
-
-def random_policy(action_space: gym.spaces.Space, seed: int) -> Policy:
-    space = copy.deepcopy(action_space)
-    space.seed(seed)
-    return lambda obs: space.sample()
-
-
-def evaluate(env_id: str, policy: Policy, episodes: int, seed: int) -> dict[str, float]:
-    """Mean and std of the undiscounted return of ``policy`` over ``episodes`` episodes."""
-    env = gym.make(env_id)
-    returns, lengths = [], []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + EVAL_SEED_OFFSET + episode)
-        total, steps, done = 0.0, 0, False
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(policy(obs))
-            total, steps, done = total + float(reward), steps + 1, terminated or truncated
-        returns.append(total)
-        lengths.append(steps)
-    env.close()
-    return {
-        "return_mean": float(np.mean(returns)),
-        "return_std": float(np.std(returns)),
-        "episode_length_mean": float(np.mean(lengths)),
-        "episodes": episodes,
-    }
-
-
-def find_checkpoints(directory: Path) -> list[Path]:
-    """The ``<algo>_<steps>_steps.zip`` files in ``directory``, in training order."""
-    found = [path for path in directory.glob("*_steps.zip") if checkpoint_steps(path.name) is not None]
-    return sorted(found, key=lambda path: checkpoint_steps(path.name))
-
-
-def checkpoint_steps(name: str) -> int | None:
-    """Training steps of a checkpoint named ``<algo>_<steps>_steps.zip``, None for other names."""
-    match = CHECKPOINT_NAME.search(name)
-    return int(match.group(1)) if match else None
-
-
-Evaluated = tuple[Path, dict[str, float], BaseAlgorithm]
-
-
-def pick_lower_quality(
-    evaluated: list[Evaluated], random_return: float, expert_return: float, levels: list[float]
-) -> list[Evaluated]:
-    """For each level, the checkpoint whose mean return is nearest random + level · (expert - random)."""
-    chosen: list[Evaluated] = []
-    for level in levels:
-        target = random_return + level * (expert_return - random_return)
-        nearest = min(evaluated, key=lambda item: abs(item[1]["return_mean"] - target))
-        if nearest not in chosen:
-            chosen.append(nearest)
-    return chosen
-
-
-def record_dataset(
-    args: argparse.Namespace,
-    dataset_id: str,
-    sources: list[tuple[str, Policy, dict[str, float]]],
-    shares: tuple[int | None, int | None],
-    seed: int,
-    refs: tuple[dict[str, float], dict[str, float]],
-    config: dict,
-    describe_recording: Callable[[int, int], str],
-    report: Report,
-) -> list[dict]:
-    """Record each source policy in turn into one Minari dataset, with reference scores and our metadata.
-
-    :param sources: (name, policy, evaluation) triples, recorded in this order
-    :param shares: (transitions, episodes) to record per source; one of them is None
-    :param seed: reset seed of the first episode; each next episode adds one
-    :param refs: evaluations of the random policy and of the demonstrator: ref_min_score and ref_max_score
-    :param config: this run's configuration, stored in the metadata
-    :param describe_recording: (episodes, steps) recorded → the dataset's description
-    :param report: where the recording's progress goes (``ProgressPrinter.update``)
-    :return: per source, which episodes it made (the metadata key ``policies``)
-    """
-    random_eval, expert_eval = refs
-    num_transitions, num_episodes = shares
-    policies: list[dict] = []
-    episodes: list[EpisodeBuffer] = []
-    # Whole episodes are recorded: the steps may end above the total, which is a lower bound.
-    tracker = Tracker(f"recording {dataset_id}", num_transitions and num_transitions * len(sources), report, "steps")
-    env = gym.make(args.env)
-    try:
-        for name, policy, evaluation in sources:
-
-            def counted(obs: np.ndarray, policy: Policy = policy) -> np.ndarray:
-                tracker.update(tracker.status.done + 1)
-                return policy(obs)
-
-            recorded = record_episodes(
-                env, counted, seed=seed + len(episodes), num_episodes=num_episodes, num_transitions=num_transitions
-            )
-            policies.append(
-                {
-                    "policy": name,
-                    "train_steps": checkpoint_steps(name),
-                    "first_episode": len(episodes),
-                    "num_episodes": len(recorded),
-                    "num_steps": sum(len(episode) for episode in recorded),
-                    "evaluation": evaluation,
-                }
-            )
-            episodes += recorded
-        total_episodes = len(episodes)
-        total_steps = sum(source["num_steps"] for source in policies)
-        dataset = minari.create_dataset_from_buffers(
-            dataset_id,
-            episodes,
-            env=env,  # its spec (with max_episode_steps) and spaces go into the metadata
-            eval_env=args.env,
-            algorithm_name=algorithm_label(args.algo)
-            + (" checkpoints and a random policy" if len(sources) > 1 else ""),
-            author=args.author,
-            author_email=args.author_email,
-            code_permalink=args.code_permalink,
-            ref_min_score=random_eval["return_mean"],
-            ref_max_score=expert_eval["return_mean"],
-            num_episodes_average_score=args.eval_episodes,
-            description=describe_recording(total_episodes, total_steps),
-        )
-    finally:
-        env.close()
-    tracker.finish(total=tracker.status.done)  # whole episodes: the steps in all are known now
-    # per-episode reward statistics (rewards_sum, ...), as DataCollector.create_dataset stores them
-    dataset.storage.update_episode_metadata(dataset.storage.apply(EpisodeMetadataCallback()))
-    dataset.storage.update_metadata(
-        {
-            "demonstrator_evaluation": expert_eval,
-            "random_policy_evaluation": random_eval,
-            "make_dataset_config": config,
-            "policies": policies,
-        }
-    )
-    print(f"dataset {dataset_id}: {total_episodes} episodes, {total_steps} steps", flush=True)
-    return policies
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
@@ -522,7 +263,18 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         model = load_model(args.expert, args.algo, args.device, env)
         expert_path = args.expert
     else:
-        model = train_demonstrator(args, learning_starts, checkpoint_every, output_dir, printer.update)
+        model = train_demonstrator(
+            args.env,
+            args.algo,
+            args.timesteps,
+            learning_starts=learning_starts,
+            net_arch=args.net_arch,
+            checkpoint_every=checkpoint_every,
+            output_dir=output_dir,
+            seed=args.seed,
+            device=args.device,
+            report=printer.update,
+        )
         expert_path = output_dir / "demonstrator.zip"
 
     # 2. Reference scores: the demonstrator and a random policy, from the same start states.
@@ -550,14 +302,20 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         },
     }
     action_kind = "mean" if deterministic else "sampled"
+    minari_metadata = dict(
+        author=args.author,
+        author_email=args.author_email,
+        code_permalink=args.code_permalink,
+        num_episodes_average_score=args.eval_episodes,
+    )
     scores = f"demonstrator return {describe(expert_eval)}, random policy {describe(random_eval)}"
 
     # 3. The demonstrations.
     trained = "an existing model" if args.expert is not None else f"trained for {args.timesteps} steps"
     amounts = (num_transitions, args.episodes)
     record_dataset(
-        args,
         expert_id,
+        args.env,
         [(str(expert_path), model_policy(model, deterministic), expert_eval)],
         amounts,
         args.seed,
@@ -568,6 +326,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             f"{action_kind} actions): {episodes} episodes, {steps} steps. {scores}. Made by `{config['command']}`."
         ),
         printer.update,
+        algorithm_name=algorithm_label(args.algo),
+        minari_metadata=minari_metadata,
     )
     results: dict[str, object] = {"dataset_ids": [expert_id], "demonstrator": expert_eval, "random_policy": random_eval}
 
@@ -587,8 +347,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         sources.append(("random", random_policy(env.action_space, args.seed), random_eval))
         shares = tuple(None if amount is None else -(-amount // len(sources)) for amount in amounts)  # ceil
         results["policies"] = record_dataset(
-            args,
             mixed_id,
+            args.env,
             sources,
             shares,
             args.seed + MIXED_SEED_OFFSET,
@@ -601,6 +361,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                 f"{scores}. Made by `{config['command']}`."
             ),
             printer.update,
+            algorithm_name=f"{algorithm_label(args.algo)} checkpoints and a random policy",
+            minari_metadata=minari_metadata,
         )
         results["dataset_ids"].append(mixed_id)
 

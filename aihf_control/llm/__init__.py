@@ -5,8 +5,10 @@
 - :mod:`~aihf_control.llm.logprobs`: padding and response log-probs (prompt masked), for tests and evaluation.
 - :mod:`~aihf_control.llm.data`: JSONL readers of demonstrations and (HH-style) preferences, and their conversion
   to TRL's dataset formats.
-- :mod:`~aihf_control.llm.trainer`: :class:`AIHFConfig` / :class:`AIHFTrainer`, the direct path: TRL's
-  ``DPOConfig`` / ``DPOTrainer`` with SPIN-form demonstration pairs regenerated every round.
+- :mod:`~aihf_control.llm.trainer`: :class:`AIHFTrainer`, the direct path: TRL's ``DPOTrainer`` with SPIN-form
+  demonstration pairs regenerated every round; its settings, :class:`AIHFConfig` (TRL's ``DPOConfig`` with AIHF's
+  fields), in :mod:`~aihf_control.llm.aihf_config`.
+- :mod:`~aihf_control.llm.generation`: :func:`generate_responses`, batched sampling of responses to prompts.
 - :mod:`~aihf_control.llm.reward_model`: :class:`RewardModelAIHF`, a Bradley–Terry reward model trained on both
   kinds of feedback (on TRL's ``RewardTrainer``) and a policy trained against it with TRL's ``RLOOTrainer``.
 - :mod:`~aihf_control.llm.tiny`: a tiny offline GPT-NeoX, tokenizer and rule-scored task for tests.
@@ -31,6 +33,7 @@ from aihf_control.llm.data import (
     split_hh,
     tiny_dataset_paths,
 )
+from aihf_control.llm.generation import generate_responses
 from aihf_control.llm.logprobs import SequenceBatch, pad_sequences, sequence_logprobs
 from aihf_control.llm.losses import (
     aihf_loss,
@@ -47,9 +50,8 @@ from aihf_control.llm.losses import (
 
 # Imported on first use: these modules import TRL (and with it transformers, datasets, accelerate).
 _LAZY = {
-    "AIHFConfig": "aihf_control.llm.trainer",
+    "AIHFConfig": "aihf_control.llm.aihf_config",
     "AIHFTrainer": "aihf_control.llm.trainer",
-    "generate_responses": "aihf_control.llm.trainer",
     "RewardModelAIHF": "aihf_control.llm.reward_model",
     "RewardModelAIHFConfig": "aihf_control.llm.reward_model",
     "AIHFRewardTrainer": "aihf_control.llm.reward_model",

@@ -34,8 +34,8 @@ from trl import RewardConfig, RewardTrainer, RLOOConfig, RLOOTrainer
 from trl.trainer.reward_trainer import DataCollatorForPreference as RewardCollator
 
 from aihf_control.llm.data import join_completion
+from aihf_control.llm.generation import generate_responses
 from aihf_control.llm.losses import reward_model_loss
-from aihf_control.llm.trainer import generate_responses
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@
 Every option of TRL's ``DPOConfig`` (and so of ``transformers.TrainingArguments``) is accepted as TRL's own
 command line spells it (``--learning_rate``, ``--per_device_train_batch_size``, ``--gradient_accumulation_steps``,
 ``--bf16``, ``--gradient_checkpointing``, ``--report_to``, ``--save_strategy``, ``--beta``, …; ``-`` works for ``_``),
-plus AIHF's (:class:`~aihf_control.llm.trainer.AIHFConfig`: ``--demo_weight``, ``--preference_weight``,
+plus AIHF's (:class:`~aihf_control.llm.aihf_config.AIHFConfig`: ``--demo_weight``, ``--preference_weight``,
 ``--demo_batch_size``, ``--steps_per_round``, ``--rounds``, ``--refresh_reference``, ``--max_completion_length``,
 sampling) and this script's (:class:`ScriptArguments`: models, data files, LoRA, the reward-model path).
 ``--policy`` is any ``AutoModelForCausalLM`` path or hub name (set ``HF_HUB_OFFLINE=1`` to forbid downloads).
@@ -78,12 +78,12 @@ class ScriptArguments:
 
 
 def build_parser():
-    """The ``HfArgumentParser`` of :class:`ScriptArguments` and :class:`~aihf_control.llm.trainer.AIHFConfig`."""
+    """The ``HfArgumentParser`` of :class:`ScriptArguments` and :class:`~aihf_control.llm.aihf_config.AIHFConfig`."""
     import argparse
 
     from transformers import HfArgumentParser
 
-    from aihf_control.llm.trainer import AIHFConfig
+    from aihf_control.llm.aihf_config import AIHFConfig
 
     parser = HfArgumentParser(
         (ScriptArguments, AIHFConfig),
@@ -214,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         policy = trainer.accelerator.unwrap_model(trainer.model)
     prompts = (demos.prompts if demos is not None else prefs.prompts)[: script.sample_prompts]
     if prompts:
-        from aihf_control.llm.trainer import generate_responses
+        from aihf_control.llm.generation import generate_responses
 
         ids = generate_responses(
             policy,

@@ -30,16 +30,19 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
-from trl import DPOConfig, DPOTrainer
+from trl import DPOTrainer
 from trl.models import unwrap_model_for_generation
 from trl.trainer.dpo_trainer import DataCollatorForPreference
 
-from aihf_control.llm.logprobs import pad_sequences
+from aihf_control.llm.aihf_config import AIHFConfig
+from aihf_control.llm.generation import generate_responses
 from aihf_control.llm.losses import aihf_loss_terms, implicit_rewards
+
+# AIHFConfig and generate_responses lived here first and stay importable from here
+__all__ = ["AIHFConfig", "AIHFTrainer", "generate_responses"]
 
 # TRL options that change DPO's loss; the AIHF path implements DPO's default "sigmoid" loss only.
 _DEFAULT_LOSS_OPTIONS = {
@@ -50,87 +53,6 @@ _DEFAULT_LOSS_OPTIONS = {
     "label_smoothing": 0.0,
     "precompute_ref_log_probs": False,
 }
-
-
-@dataclass
-class AIHFConfig(DPOConfig):
-    """Settings of :class:`AIHFTrainer`: TRL's ``DPOConfig`` (every field of it, with its defaults) and AIHF's own.
-
-    :param demo_weight: weight (>= 0) of the demonstration term (demonstration ≻ policy sample); 0 is TRL's DPO
-    :param preference_weight: weight (>= 0) of the preference term (chosen ≻ rejected)
-    :param demo_batch_size: demonstration pairs per micro-batch and device, besides ``per_device_train_batch_size``
-        preference pairs; None = ``per_device_train_batch_size``
-    :param steps_per_round: optimiser steps between two generations of the policy's samples; None = one pass over
-        the preference pairs (the driving data set)
-    :param rounds: train for ``rounds · steps_per_round`` steps (sets ``max_steps``); None = TRL's ``max_steps`` /
-        ``num_train_epochs``
-    :param refresh_reference: copy the policy into the reference at the end of every round (self-play, as SPIN);
-        TRL's ``sync_ref_model`` with ``ref_model_mixup_alpha=1`` and ``ref_model_sync_steps=steps_per_round``
-    :param max_completion_length: tokens sampled at most per completion
-    :param temperature: sampling temperature (1 samples the policy itself)
-    :param top_k: top-k sampling; 0 = off
-    :param top_p: nucleus sampling; 1 = off
-    :param generation_batch_size: prompts per ``generate`` call
-    """
-
-    demo_weight: float = field(default=1.0, metadata={"help": "Weight of the demonstration term (0 = TRL's DPO)."})
-    preference_weight: float = field(default=1.0, metadata={"help": "Weight of the preference (DPO) term."})
-    demo_batch_size: int | None = field(
-        default=None,
-        metadata={"help": "Demonstration pairs per micro-batch and device (default: per_device_train_batch_size)."},
-    )
-    steps_per_round: int | None = field(
-        default=None,
-        metadata={"help": "Optimiser steps between generations of the policy's samples (default: one epoch)."},
-    )
-    rounds: int | None = field(
-        default=None, metadata={"help": "Train rounds * steps_per_round steps (sets max_steps)."}
-    )
-    refresh_reference: bool = field(
-        default=False, metadata={"help": "Reference := policy after each round (SPIN's self-play)."}
-    )
-    max_completion_length: int = field(default=64, metadata={"help": "Tokens sampled at most per completion."})
-    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature."})
-    top_k: int = field(default=0, metadata={"help": "Top-k sampling (0 = off)."})
-    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling (1 = off)."})
-    generation_batch_size: int = field(default=16, metadata={"help": "Prompts per generate call."})
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.beta > 0:
-            raise ValueError(f"beta must be > 0 (the implicit reward is beta * log(pi / pi_ref)), got {self.beta}")
-        for name in ("demo_weight", "preference_weight"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.demo_weight == 0 and self.preference_weight == 0:
-            raise ValueError("demo_weight and preference_weight are both 0: there is nothing to learn from")
-        for name in ("demo_batch_size", "steps_per_round", "rounds"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1 or None, got {getattr(self, name)}")
-        for name in ("max_completion_length", "generation_batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
-        if self.rounds is not None:
-            if self.steps_per_round is None:
-                raise ValueError("rounds needs steps_per_round (a round is steps_per_round optimiser steps)")
-            if self.max_steps > 0 and self.max_steps != self.rounds * self.steps_per_round:
-                raise ValueError(
-                    f"max_steps={self.max_steps} contradicts rounds * steps_per_round = "
-                    f"{self.rounds * self.steps_per_round}: set one of them"
-                )
-            self.max_steps = self.rounds * self.steps_per_round
-        if self.refresh_reference:
-            if self.sync_ref_model and self.ref_model_mixup_alpha != 1.0:
-                raise ValueError(
-                    "refresh_reference is sync_ref_model with ref_model_mixup_alpha=1 once per round; "
-                    f"it contradicts ref_model_mixup_alpha={self.ref_model_mixup_alpha}: set one of them"
-                )
-            self.sync_ref_model = True
-            self.ref_model_mixup_alpha = 1.0
-            if self.steps_per_round is not None:
-                self.ref_model_sync_steps = self.steps_per_round
 
 
 def _identity(examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -159,65 +81,6 @@ class _Cycler:
             out += self.order[:take]
             self.order = self.order[take:]
         return out[self.shard * self.batch_size : (self.shard + 1) * self.batch_size]
-
-
-@torch.no_grad()
-def generate_responses(
-    model,
-    prompt_ids: Sequence[Sequence[int]],
-    pad_token_id: int,
-    eos_token_id: int,
-    max_new_tokens: int,
-    num_samples: int = 1,
-    do_sample: bool = True,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    batch_size: int = 16,
-) -> list[list[int]]:
-    """Sample responses to prompts: batched, left-padded ``model.generate``; each response is cut after its
-    first EOS (kept) and is at most ``max_new_tokens`` long.
-
-    :param model: a causal LM
-    :param prompt_ids: P lists of prompt token ids
-    :param pad_token_id: the pad id
-    :param eos_token_id: the EOS id
-    :param max_new_tokens: tokens generated at most
-    :param num_samples: responses per prompt; the result lists the samples of a prompt consecutively
-    :param do_sample: sample (True) or decode greedily (False)
-    :param temperature: sampling temperature
-    :param top_k: top-k filter, 0 = off
-    :param top_p: nucleus filter, 1 = off
-    :param batch_size: sequences per ``generate`` call
-    :return: P · num_samples lists of response token ids
-    """
-    from transformers import GenerationConfig
-
-    options: dict[str, Any] = dict(max_new_tokens=max_new_tokens, pad_token_id=pad_token_id, eos_token_id=eos_token_id)
-    if do_sample:
-        options.update(do_sample=True, temperature=temperature, top_k=top_k, top_p=top_p)
-    else:
-        options.update(do_sample=False)
-    generation_config = GenerationConfig(**options)
-    device = next(model.parameters()).device
-    expanded = [p for p in prompt_ids for _ in range(num_samples)]
-    responses: list[list[int]] = []
-    was_training = model.training
-    model.eval()
-    try:
-        for start in range(0, len(expanded), batch_size):
-            chunk = expanded[start : start + batch_size]
-            batch = pad_sequences(chunk, [[] for _ in chunk], pad_token_id, padding_side="left").to(device)
-            out = model.generate(
-                input_ids=batch.input_ids, attention_mask=batch.attention_mask, generation_config=generation_config
-            )  # (b, T + new)
-            for row in out[:, batch.input_ids.shape[1] :].tolist():
-                if eos_token_id in row:
-                    row = row[: row.index(eos_token_id) + 1]
-                responses.append(row)
-    finally:
-        model.train(was_training)
-    return responses
 
 
 class AIHFTrainer(DPOTrainer):
