@@ -45,10 +45,16 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "tqc-demo50": ("AIHFTQC", {"demo_batch_fraction": 0.5}),
     # sb3-contrib's BatchRenorm warmup (100k updates of each network), as these runs were first measured
     "crossq-demo50": ("AIHFCrossQ", {"demo_batch_fraction": 0.5, "policy_kwargs": {"renorm_warmup_steps": 100_000}}),
-    # the CrossQ paper's 5k: AIHFCrossQ's default (its records before the averaged actor: `actor_averaging=None`)
+    # the CrossQ paper's 5k: AIHFCrossQ's default (its records before the averaged actor: `actor_averaging=None`),
+    # with L_demo per transition as these runs were first measured (`--set 'demo_loss_weighting="occupancy"'`:
+    # today's default)
     "crossq-demo50-renorm5k": (
         "AIHFCrossQ",
-        {"demo_batch_fraction": 0.5, "policy_kwargs": {"renorm_warmup_steps": 5_000}},
+        {
+            "demo_batch_fraction": 0.5,
+            "policy_kwargs": {"renorm_warmup_steps": 5_000},
+            "demo_loss_weighting": "transitions",
+        },
     ),
     "crossq": ("AIHFCrossQ", {"demo_batch_fraction": 0.0}),
     "sac-true": ("SAC", {}),

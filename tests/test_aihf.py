@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import zipfile
 from pathlib import Path
 
 import gymnasium as gym
@@ -292,6 +293,32 @@ def test_save_before_learning_and_load_with_feedback(tmp_path, hopper_demos, sma
         loaded.predict_reward(hopper_demos.obs[:5], hopper_demos.acts[:5]),
         model.predict_reward(hopper_demos.obs[:5], hopper_demos.acts[:5]),
     )
+
+
+def test_a_file_saved_before_demo_loss_weighting_existed_goes_on_with_transitions(
+    tmp_path, hopper_demos, small_aihf_kwargs
+):
+    """The default became "occupancy"; a model trained before the option existed keeps its own objective."""
+    model = make_model(gym.make("Hopper-v5"), small_aihf_kwargs, demos=hopper_demos)
+    assert model.demo_loss_weighting == "occupancy"
+    model.save(tmp_path / "new.zip")
+    with zipfile.ZipFile(tmp_path / "new.zip") as new, zipfile.ZipFile(tmp_path / "old.zip", "w") as old:
+        for item in new.infolist():
+            content = new.read(item)
+            if item.filename == "data":
+                data = json.loads(content)
+                del data["demo_loss_weighting"]
+                content = json.dumps(data).encode()
+            old.writestr(item, content)
+
+    def load(name: str, **kwargs) -> AIHF:
+        return AIHF.load(
+            tmp_path / name, env=gym.make("Hopper-v5"), demonstrations=hopper_demos, device="cpu", **kwargs
+        )
+
+    assert load("new.zip").demo_loss_weighting == "occupancy"
+    assert load("old.zip").demo_loss_weighting == "transitions"
+    assert load("old.zip", demo_loss_weighting="occupancy").demo_loss_weighting == "occupancy"
 
 
 # ---------------------------------------------------------------------------- (d) determinism

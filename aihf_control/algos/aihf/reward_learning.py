@@ -41,7 +41,7 @@ from aihf_control.data.teachers import ScriptedTeacher
 from aihf_control.rewards.losses import absorbing_mass, aihf_loss, demo_loss, ensemble_gradient_penalty, preference_loss
 from aihf_control.rewards.nets import RewardNet
 from aihf_control.sb3.checkpoint import keep_last_good
-from aihf_control.sb3.model_files import CheckedLoad
+from aihf_control.sb3.model_files import CheckedLoad, read_saved_data
 from aihf_control.sb3.relabel_buffer import RelabelingReplayBuffer, attach_demonstrations
 from aihf_control.validation import (
     NonFiniteError,
@@ -108,11 +108,12 @@ class AIHFRewardLearning(CheckedLoad):
     :param reward_bound: r_θ stays within ±reward_bound (a smooth tanh bound)
     :param state_only_reward: learn r_θ(s) instead of r_θ(s, a)
     :param absorbing_state: learn the reward of an absorbing state after true terminations (see above)
-    :param demo_loss_weighting: ``"transitions"``: L_demo's means are over the sampled transitions, a terminated
-        one counting once although it carries the absorbing steps' reward; ``"occupancy"``: those steps count in
-        the means' denominators too (normalised occupancies), so that a constant added to r_θ leaves L_demo
-        unchanged; with ``"transitions"`` a policy that falls more often than the demonstrator pushes r_θ as a
-        whole down to its bound (``rewards.losses.demo_loss``)
+    :param demo_loss_weighting: ``"occupancy"``: L_demo's means are over normalised occupancies, a transition
+        that ends in a true termination counting with the γ/(1-γ) absorbing steps whose reward it carries, so a
+        constant added to r_θ leaves L_demo unchanged; ``"transitions"`` (the earlier default, which files saved
+        before the option existed go on with): it counts once, and a policy that falls more often than the
+        demonstrator then pushes r_θ as a whole down to its bound (``rewards.losses.demo_loss``; measured in the
+        docs' "The inner loop")
     :param normalize_reward_inputs: standardise the reward net's observations with the mean and std
         of the feedback data (fixed for the run)
     :param demo_batch_fraction: share of every inner-loop minibatch drawn from the demonstrations (rewarded by
@@ -162,7 +163,7 @@ class AIHFRewardLearning(CheckedLoad):
         reward_bound: float = 10.0,
         state_only_reward: bool = False,
         absorbing_state: bool = True,
-        demo_loss_weighting: str = "transitions",
+        demo_loss_weighting: str = "occupancy",
         normalize_reward_inputs: bool = True,
         learning_starts: int = 5_000,
         reward_ensemble_size: int = 1,
@@ -540,6 +541,15 @@ class AIHFRewardLearning(CheckedLoad):
             "reward_net",
             "reward_optimizer",
         ]
+
+    @classmethod
+    def load(cls, path: Any, env: Any = None, device: Any = "auto", **kwargs: Any) -> Any:
+        """``CheckedLoad.load`` (SB3's ``load``, same arguments). A file saved before ``demo_loss_weighting``
+        existed goes on with ``"transitions"``, the weighting it was trained with, not today's default."""
+        older = not hasattr(path, "read") and "demo_loss_weighting" not in read_saved_data(path)
+        if older and "demo_loss_weighting" not in kwargs:
+            kwargs["demo_loss_weighting"] = "transitions"
+        return super().load(path, env=env, device=device, **kwargs)
 
     def load_replay_buffer(self, path: Any, truncate_last_traj: bool = True) -> None:
         """SB3's ``load_replay_buffer``; the loaded buffer gets the learned reward and the demonstration rows."""
