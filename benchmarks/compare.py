@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 
 from benchmarks.profiles import METHODS
-from benchmarks.report import plot, report, run_record, save_json_atomically
+from benchmarks.report import headline, plot, report, run_record, save_json_atomically
 
 TB_RUN_NAME = re.compile(r"^(?P<method>[a-z-]+?)(?:_prefs(?P<prefs>\d+))?_seed(?P<seed>\d+)(?:_\d+)?$")
 
@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> str:
     (out / "results.md").write_text(table + "\n")
     plot(runs, out / "comparison.png")
     print(table)
+    print("\n" + headline(statistics["all_envs"] or next(iter(statistics["per_env"].values()), [])))
     print(f"\nwrote {out / 'results.md'}, {out / 'comparison.png'} and {out / 'compare.json'}")
     return table
 

@@ -60,6 +60,7 @@ __all__ = [
     "envs_of",
     "format_ci",
     "group_runs",
+    "headline",
     "iqm",
     "iqm_curve",
     "iqm_difference",
@@ -298,6 +299,38 @@ CLAIM_TEXT = {
     2: "Claim 2, the lead over RLHF/IPL is largest when preferences are scarce "
     "(lead at the smallest budget − lead at the largest, score points)",
 }
+
+
+def headline(summary: list[dict]) -> str:
+    """The benchmark's last printed line: each method's last-third score (IQM) against AIHF's, and whether the
+    seeds separate them (P(aihf > method): its 95% CI above 0.5 = ahead, below = behind, else not separated).
+
+    :param summary: the rows of :func:`summarize` (one env, or pooled over envs)
+    """
+    aihf = {(r["inner"], r["num_prefs"]): r for r in summary if r["method"] == "aihf"}
+    several_budgets = len(aihf) > 1
+    parts = []
+    for row in summary:
+        reference = row["compared_with"] and aihf.get(
+            (row["compared_with"]["inner"], row["compared_with"]["num_prefs"])
+        )
+        if not reference or row["last_third_score_iqm"] is None or reference["last_third_score_iqm"] is None:
+            continue
+        ci = row["p_aihf_better_ci"]
+        if ci is None:  # one seed: the sign of the difference, said to be no test
+            lead = reference["last_third_score_iqm"] > row["last_third_score_iqm"]
+            word = "aihf ahead on this seed" if lead else "aihf not ahead on this seed"
+        else:
+            word = "aihf ahead" if ci[0] > 0.5 else "aihf behind" if ci[1] < 0.5 else "not separated"
+        label = f"aihf {reference['last_third_score_iqm']:.0f}"
+        if several_budgets and reference["num_prefs"] is not None:
+            label += f" at {reference['num_prefs']:,} preferences"
+        parts.append(f"{row['method']} {row['last_third_score_iqm']:.0f} vs {label} ({word})")
+    if not parts:
+        return "Verdict: nothing to compare (needs aihf and at least one other method)"
+    seeds = min(r["seeds"] for r in summary)
+    caveat = "" if seeds > 1 else "; 1 seed: no confidence interval, --seeds 0 1 2 gives one"
+    return "Verdict (last-third score, 100 = demonstrator): " + "; ".join(parts) + caveat
 
 
 def claim_verdict(rows: list[dict]) -> str:

@@ -39,6 +39,7 @@ from benchmarks.profiles import (
 )
 from benchmarks.report import (
     FINAL_EVALS,
+    headline,
     normalized_score,
     plot,
     report,
@@ -392,12 +393,14 @@ def main(env_id: str, argv: list[str] | None = None) -> dict:
         "refs": refs,
         "summary": statistics["per_env"].get(env_id, []),
         "claims": statistics["claims"],
+        "verdict": headline(statistics["per_env"].get(env_id, [])),
         "runs": runs,
     }
     save_json_atomically(results, logdir / "results.json")
     (logdir / "results.md").write_text(table + "\n")
     plot(runs, logdir / "comparison.png")
     print(table)  # ends with the paper's claims
+    print(f"\n{results['verdict']}")
     print(
         f"\nwrote {logdir / 'results.json'}, {logdir / 'comparison.png'}, {logdir / 'results.md'}; "
         f"curves: tensorboard --logdir {logdir / 'tensorboard'}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -35,6 +36,11 @@ def demo_arrays(n: int = 10, terminated_every: int = 5) -> tuple[np.ndarray, ...
     acts = np.full((n, 2), 0.5, np.float32)
     terminated = (np.arange(n) % terminated_every == terminated_every - 1).astype(np.float32)
     return obs, acts, obs + 1, terminated
+
+
+def on_hopper(cls: type, demos: Any, prefs: Any, **kwargs: Any) -> Any:
+    """``cls`` on Hopper-v5 with the given feedback; ``kwargs`` are its other arguments."""
+    return cls("MlpPolicy", "Hopper-v5", demonstrations=demos, preferences=prefs, **kwargs)
 
 
 def test_a_batch_holds_the_asked_share_of_demonstrations():
@@ -117,15 +123,7 @@ def test_the_absorbing_term_reaches_terminal_demonstration_rows(hopper_demos, sm
 def test_each_inner_learner_learns_saves_loads_and_resumes(
     tmp_path, cls, base, hopper_demos, hopper_prefs, small_aihf_kwargs
 ):
-    model = cls(
-        "MlpPolicy",
-        "Hopper-v5",
-        demonstrations=hopper_demos,
-        preferences=hopper_prefs,
-        demo_batch_fraction=0.5,
-        seed=0,
-        **small_aihf_kwargs,
-    )
+    model = on_hopper(cls, hopper_demos, hopper_prefs, demo_batch_fraction=0.5, seed=0, **small_aihf_kwargs)
     assert isinstance(model, base)
     reward_before = [p.clone() for p in model.reward_net.parameters()]
     model.learn(300)
@@ -149,15 +147,7 @@ def test_each_inner_learner_learns_saves_loads_and_resumes(
 @pytest.mark.parametrize("cls", [AIHF, AIHFCrossQ])
 def test_same_seed_same_result_with_demonstration_batches(cls, hopper_demos, hopper_prefs, small_aihf_kwargs):
     def run(seed: int) -> list[torch.Tensor]:
-        model = cls(
-            "MlpPolicy",
-            "Hopper-v5",
-            demonstrations=hopper_demos,
-            preferences=hopper_prefs,
-            demo_batch_fraction=0.5,
-            seed=seed,
-            **small_aihf_kwargs,
-        )
+        model = on_hopper(cls, hopper_demos, hopper_prefs, demo_batch_fraction=0.5, seed=seed, **small_aihf_kwargs)
         model.learn(250)
         return [p.detach().clone() for p in (*model.policy.parameters(), *model.reward_net.parameters())]
 
@@ -179,26 +169,13 @@ def test_rlhf_and_ipl_put_their_bc_demonstrations_into_batches_only_when_asked(
     hopper_demos, hopper_prefs, small_aihf_kwargs
 ):
     kwargs = {k: v for k, v in small_aihf_kwargs.items() if k not in ("reward_net_arch",)}
-    rlhf = RLHF(
-        "MlpPolicy",
-        "Hopper-v5",
-        demonstrations=hopper_demos,
-        preferences=hopper_prefs,
-        bc_steps=10,
-        demo_batch_fraction=0.5,
-        reward_net_arch=(32, 32),
-        **kwargs,
+    rlhf = on_hopper(
+        RLHF, hopper_demos, hopper_prefs, bc_steps=10, demo_batch_fraction=0.5, reward_net_arch=(32, 32), **kwargs
     )
     assert rlhf.replay_buffer.num_demo_rows(64) == 32
     assert (
-        RLHF(
-            "MlpPolicy",
-            "Hopper-v5",
-            demonstrations=hopper_demos,
-            preferences=hopper_prefs,
-            bc_steps=10,
-            reward_net_arch=(32, 32),
-            **kwargs,
+        on_hopper(
+            RLHF, hopper_demos, hopper_prefs, bc_steps=10, reward_net_arch=(32, 32), **kwargs
         ).replay_buffer.num_demo_rows(64)
         == 0
     )  # the paper's protocol
@@ -206,15 +183,7 @@ def test_rlhf_and_ipl_put_their_bc_demonstrations_into_batches_only_when_asked(
     ipl_kwargs = {
         k: v for k, v in kwargs.items() if k not in ("alignment_steps", "reward_gradient_steps", "reward_batch_size")
     }
-    ipl = IPL(
-        "MlpPolicy",
-        "Hopper-v5",
-        preferences=hopper_prefs,
-        demonstrations=hopper_demos,
-        bc_steps=10,
-        demo_batch_fraction=0.5,
-        **ipl_kwargs,
-    )
+    ipl = on_hopper(IPL, hopper_demos, hopper_prefs, bc_steps=10, demo_batch_fraction=0.5, **ipl_kwargs)
     assert isinstance(ipl.replay_buffer, DemonstrationReplayBuffer) and ipl.replay_buffer.num_demo_rows(64) == 32
     ipl.learn(200)
     assert all(torch.isfinite(p).all() for p in ipl.policy.parameters())
@@ -228,15 +197,7 @@ def test_a_loaded_rlhf_or_ipl_gets_its_demonstration_batches_back_with_set_demon
         k: v for k, v in kwargs.items() if k not in ("alignment_steps", "reward_gradient_steps", "reward_batch_size")
     }
     for cls, extra in ((RLHF, {"reward_net_arch": (32, 32), **kwargs}), (IPL, ipl_kwargs)):
-        model = cls(
-            "MlpPolicy",
-            "Hopper-v5",
-            demonstrations=hopper_demos,
-            preferences=hopper_prefs,
-            bc_steps=10,
-            demo_batch_fraction=0.5,
-            **extra,
-        )
+        model = on_hopper(cls, hopper_demos, hopper_prefs, bc_steps=10, demo_batch_fraction=0.5, **extra)
         model.learn(120)
         model.save(tmp_path / cls.__name__)
         loaded = (

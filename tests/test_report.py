@@ -11,6 +11,7 @@ from benchmarks.report import (
     claims,
     claims_table,
     format_ci,
+    headline,
     iqm,
     iqm_curve,
     probability_of_improvement,
@@ -148,3 +149,16 @@ def test_plot_draws_one_row_of_panels_per_env(tmp_path):
     plot(runs, tmp_path / "comparison.png")
     height, width = matplotlib.image.imread(tmp_path / "comparison.png").shape[:2]
     assert height > width / 2, "two envs, two preference budgets: a 2 x 2 grid"
+
+
+def test_the_headline_says_who_is_ahead_and_whether_the_seeds_separate_them():
+    scores = {("aihf", 2_000): 95, ("rlhf", 2_000): 20, ("ipl", 2_000): 94}
+    rows = report(synthetic_runs(scores), "cmd")[0]["per_env"]["Hopper-v5"]
+    line = headline(rows)
+    assert "rlhf 21 vs aihf 96 (aihf ahead)" in line and "ipl 95 vs aihf 96 (not separated)" in line
+    assert "1 seed" not in line
+    one_seed = headline(report(synthetic_runs(scores, seeds=1), "cmd")[0]["per_env"]["Hopper-v5"])
+    assert "rlhf 20 vs aihf 95 (aihf ahead on this seed)" in one_seed and "no confidence interval" in one_seed
+    assert headline(report(synthetic_runs({("rlhf", 2_000): 20}), "cmd")[0]["per_env"]["Hopper-v5"]).startswith(
+        "Verdict: nothing to compare"
+    )
