@@ -546,9 +546,9 @@ class AIHFRewardLearning(CheckedLoad):
     def load(cls, path: Any, env: Any = None, device: Any = "auto", **kwargs: Any) -> Any:
         """``CheckedLoad.load`` (SB3's ``load``, same arguments). A file saved before ``demo_loss_weighting``
         existed goes on with ``"transitions"``, the weighting it was trained with, not today's default."""
-        older = not hasattr(path, "read") and "demo_loss_weighting" not in read_saved_data(path)
-        if older and "demo_loss_weighting" not in kwargs:
-            kwargs["demo_loss_weighting"] = "transitions"
+        if "demo_loss_weighting" not in kwargs and not hasattr(path, "read"):
+            if "demo_loss_weighting" not in read_saved_data(path):  # saved before the option existed
+                kwargs["demo_loss_weighting"] = "transitions"
         return super().load(path, env=env, device=device, **kwargs)
 
     def load_replay_buffer(self, path: Any, truncate_last_traj: bool = True) -> None:
