@@ -321,6 +321,33 @@ def test_a_file_saved_before_demo_loss_weighting_existed_goes_on_with_transition
     assert load("old.zip", demo_loss_weighting="occupancy").demo_loss_weighting == "occupancy"
 
 
+def test_the_reward_net_has_the_actors_layers_unless_given(tmp_path, hopper_demos):
+    """Benchmarks pass the learner's layers to r_θ; the default does the same, so it is what they measured."""
+    env = gym.make("Hopper-v5")
+
+    def reward_layers(**kwargs) -> list[int]:
+        model = AIHF(
+            "MlpPolicy",
+            env,
+            demonstrations=hopper_demos,
+            preference_weight=0.0,
+            buffer_size=1_000,
+            device="cpu",
+            **kwargs,
+        )
+        return [layer.out_features for layer in model.reward_net.modules() if isinstance(layer, torch.nn.Linear)]
+
+    assert reward_layers() == [256, 256, 1]  # SB3's actor
+    assert reward_layers(policy_kwargs={"net_arch": [64, 64]}) == [64, 64, 1]
+    assert reward_layers(policy_kwargs={"net_arch": {"pi": [32], "qf": [128, 128]}}) == [32, 1]
+    assert reward_layers(policy_kwargs={"net_arch": [64, 64]}, reward_net_arch=[16]) == [16, 1]
+    model = AIHF(
+        "MlpPolicy", env, demonstrations=hopper_demos, policy_kwargs={"net_arch": [24]}, buffer_size=1_000, device="cpu"
+    )
+    model.save(tmp_path / "model.zip")
+    assert AIHF.load(tmp_path / "model.zip", env=env, demonstrations=hopper_demos).reward_net_arch == [24]
+
+
 # ---------------------------------------------------------------------------- (d) determinism
 
 

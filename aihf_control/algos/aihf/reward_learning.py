@@ -104,7 +104,8 @@ class AIHFRewardLearning(CheckedLoad):
     :param preference_batch_size: segment pairs per reward step
     :param policy_window: the demo loss compares with this many most recent env steps of the
         policy (a longer window than one alignment keeps r_θ from chasing the latest policy)
-    :param reward_net_arch: hidden layer sizes of the reward MLP
+    :param reward_net_arch: hidden layer sizes of the reward MLP; None: the actor's (``policy_kwargs["net_arch"]``,
+        its ``"pi"`` list for a dict; SB3's (256, 256) when unset), so r_θ costs about what the actor does
     :param reward_bound: r_θ stays within ±reward_bound (a smooth tanh bound)
     :param state_only_reward: learn r_θ(s) instead of r_θ(s, a)
     :param absorbing_state: learn the reward of an absorbing state after true terminations (see above)
@@ -159,7 +160,7 @@ class AIHFRewardLearning(CheckedLoad):
         preference_batch_size: int = 64,
         policy_window: int = 10_000,
         demo_batch_fraction: float = 0.5,
-        reward_net_arch: Sequence[int] = (256, 256),
+        reward_net_arch: Sequence[int] | None = None,
         reward_bound: float = 10.0,
         state_only_reward: bool = False,
         absorbing_state: bool = True,
@@ -227,7 +228,7 @@ class AIHFRewardLearning(CheckedLoad):
         self.preference_batch_size = int(preference_batch_size)
         self.policy_window = int(policy_window)
         self.demo_batch_fraction = float(demo_batch_fraction)
-        self.reward_net_arch = list(reward_net_arch)
+        self.reward_net_arch = None if reward_net_arch is None else list(reward_net_arch)
         self.reward_bound = float(reward_bound)
         self.state_only_reward = bool(state_only_reward)
         self.absorbing_state = bool(absorbing_state)
@@ -268,6 +269,8 @@ class AIHFRewardLearning(CheckedLoad):
         check_continuous_actions(self.action_space)
         obs_dim = check_flat_box("observation", self.observation_space)
         act_dim = check_flat_box("action", self.action_space)
+        if self.reward_net_arch is None:  # saved as resolved: a loaded model keeps the layers it was trained with
+            self.reward_net_arch = list(self.actor.net_arch)
         self.reward_net = RewardNet(
             obs_dim,
             act_dim,
