@@ -136,11 +136,13 @@ class RewardNet(nn.Module):
         self, obs: torch.Tensor, acts: torch.Tensor, terminated: torch.Tensor, gamma: float, absorbing: bool = True
     ) -> torch.Tensor:
         """``transition_reward`` of each member: (E, B)."""
-        rewards = self.member_rewards(obs, acts)  # (E, B)
         if not absorbing:
-            return rewards
-        r_abs = self.member_rewards_of_features(self.absorbing_input)  # (E,)
-        return rewards + terminated.reshape(1, -1) * (gamma / (1.0 - gamma)) * r_abs[:, None]
+            return self.member_rewards(obs, acts)  # (E, B)
+        # The absorbing state as one more row of the same pass: one MLP call per batch, not two.
+        features = torch.cat([self.features(obs, acts), self.absorbing_input[None]])  # (B + 1, in_dim)
+        rewards = self.member_rewards_of_features(features)  # (E, B + 1)
+        r_abs = rewards[:, -1:]  # (E, 1)
+        return rewards[:, :-1] + terminated.reshape(1, -1) * (gamma / (1.0 - gamma)) * r_abs
 
     def transition_reward(
         self, obs: torch.Tensor, acts: torch.Tensor, terminated: torch.Tensor, gamma: float, absorbing: bool = True
