@@ -1,5 +1,7 @@
 """Where a checkpointed AIHF run's reward sits: r_θ on its replay buffer (by blocks of env steps), on the
-demonstrations, and the absorbing state's reward, next to the falls per block and ``reward_bound``.
+demonstrations, and the absorbing state's reward, next to the falls per block and ``reward_bound``; and how well
+r_θ follows the env's reward on the replayed rows (their correlation per block; the env's reward is read here
+to judge r_θ, never to learn).
 
 A reward whose every value sits near ``-reward_bound`` makes falling as cheap as staying up (the design notes:
 "A second Walker2d demonstrator"). Reads a checkpoint folder as ``ResumableCheckpointCallback`` writes them
@@ -47,6 +49,7 @@ def main(argv: list[str] | None = None) -> dict:
     env_actions = model.policy.unscale_action(buffer["actions"].reshape(-1, env.action_space.shape[0]))
     actions = torch.as_tensor(env_actions, dtype=torch.float32)
     falls = (buffer["dones"] * (1 - buffer["timeouts"])).reshape(-1)
+    env_rewards = buffer["rewards"].reshape(-1)  # the env's reward, read here to judge r_θ, never to learn
     demos = load_demonstrations(
         args.demonstrations or default_dataset_id(args.env, "expert"), env=env, num_transitions=10_000, seed=0
     )
@@ -57,14 +60,32 @@ def main(argv: list[str] | None = None) -> dict:
         absorbing = float(net.absorbing_reward())
     print(f"{folder} ({model.num_timesteps:,} env steps): reward_bound {net.reward_bound:g}, r_abs {absorbing:.2f}")
     print(f"r on the demonstrations: mean {demo_rewards.mean():.2f} (min {demo_rewards.min():.2f})")
-    print("| replay rows | mean r | min r | falls |\n|---|---:|---:|---:|")
+    print(
+        "| replay rows | mean r | min r | max r | falls | mean env reward | corr(r, env reward) |\n"
+        "|---|---:|---:|---:|---:|---:|---:|"
+    )
+    correlations = []
     for start in range(0, len(rewards), args.block):
         block = slice(start, start + args.block)
+        correlations.append(correlation(rewards[block], env_rewards[block]))
         print(
             f"| {start:,}–{min(start + args.block, len(rewards)):,} | {rewards[block].mean():.2f} | "
-            f"{rewards[block].min():.2f} | {int(falls[block].sum())} |"
+            f"{rewards[block].min():.2f} | {rewards[block].max():.2f} | {int(falls[block].sum())} | "
+            f"{env_rewards[block].mean():.2f} | {correlations[-1]:.2f} |"
         )
-    return {"absorbing": absorbing, "demo_mean": float(demo_rewards.mean()), "policy_rewards": rewards}
+    return {
+        "absorbing": absorbing,
+        "demo_mean": float(demo_rewards.mean()),
+        "policy_rewards": rewards,
+        "correlations": correlations,
+    }
+
+
+def correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson correlation of two (N,) arrays; NaN when either is constant (e.g. a block of one row)."""
+    if len(x) < 2 or x.std() == 0 or y.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(x, y)[0, 1])
 
 
 if __name__ == "__main__":

@@ -23,6 +23,15 @@ def test_reward_levels_of_a_checkpoint_match_the_models_reward(tmp_path, hopper_
     np.testing.assert_allclose(levels["policy_rewards"], expected, atol=1e-4)
     out = capsys.readouterr().out
     assert str(folder) in out and "| 200–300 |" in out
+    env_rewards = buffer.rewards[:300, 0]
+    assert levels["correlations"][2] == pytest.approx(np.corrcoef(expected[200:], env_rewards[200:])[0, 1], abs=1e-3)
+
+
+def test_correlation_of_constant_values_is_nan():
+    from benchmarks.reward_levels import correlation
+
+    assert np.isnan(correlation(np.ones(5), np.arange(5.0)))
+    assert correlation(np.arange(5.0), 2 * np.arange(5.0) + 1) == pytest.approx(1.0)
 
 
 def test_a_checkpoint_of_another_algorithm_is_refused(tmp_path, capsys):
