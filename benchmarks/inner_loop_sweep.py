@@ -378,25 +378,38 @@ def table(records: list[dict]) -> str:
 
 
 def plot(records: list[dict], path: Path) -> None:
-    """Normalised score against env steps, one line per run; the demonstrator (100) and score 90 dashed."""
+    """Normalised score against env steps: one panel per configuration (variant, arguments, preferences), one
+    line per seed; the demonstrator (100) and score 90 dashed."""
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for r in sorted(records, key=lambda r: (r["variant"], r["num_prefs"], r["seed"])):
-        stopped = "" if r.get("finished", True) else ", stopped"
-        label = f"{r['variant']}{suffix(r)}, {r['num_prefs']} prefs, seed {r['seed']}{stopped}"
-        ax.plot(r["steps"], r["scores"], marker=".", label=label)
-    ax.axhline(100, color="k", lw=0.8, ls="--")
-    ax.axhline(90, color="gray", lw=0.8, ls=":")
-    ax.set_xlabel("env steps")
-    ax.set_ylabel("normalised score (100 = demonstrator)")
-    ax.set_title(records[0]["env"] if records else "")
-    ax.legend(fontsize=7)
+    groups: dict[str, list[dict]] = {}
+    for r in sorted(records, key=lambda r: (r["variant"], suffix(r), r["num_prefs"], r["seed"])):
+        groups.setdefault(f"{r['variant']}{suffix(r)}, {r['num_prefs']} prefs", []).append(r)
+    cols = min(3, max(1, len(groups)))
+    rows = -(-max(1, len(groups)) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.4 * rows), sharex=True, sharey=True, squeeze=False)
+    for ax, (title, runs) in zip(axes.flat, groups.items(), strict=False):  # more panels than groups
+        for r in runs:
+            stopped = "" if r.get("finished", True) else ", stopped"
+            ax.plot(r["steps"], r["scores"], marker=".", label=f"seed {r['seed']}{stopped}")
+        ax.axhline(100, color="k", lw=0.8, ls="--")
+        ax.axhline(90, color="gray", lw=0.8, ls=":")
+        ax.set_title("\n".join(textwrap.wrap(title, 60)), fontsize=7)
+        ax.legend(fontsize=7, loc="lower right")
+    for ax in axes.flat[len(groups) :]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("env steps")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("normalised score")
+    fig.suptitle(f"{records[0]['env'] if records else ''} (100 = demonstrator)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
