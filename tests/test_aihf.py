@@ -348,6 +348,23 @@ def test_the_reward_net_has_the_actors_layers_unless_given(tmp_path, hopper_demo
     assert AIHF.load(tmp_path / "model.zip", env=env, demonstrations=hopper_demos).reward_net_arch == [24]
 
 
+def test_an_actor_without_layer_sizes_asks_for_reward_net_arch(hopper_demos, monkeypatch):
+    from stable_baselines3.sac.policies import Actor
+
+    monkeypatch.setattr(Actor, "net_arch", None, raising=False)  # as a custom actor that keeps no layer list
+    monkeypatch.setattr(Actor, "__init__", _actor_init_without_net_arch(Actor.__init__))
+    with pytest.raises(ValueError, match="has no net_arch: pass reward_net_arch"):
+        AIHF("MlpPolicy", gym.make("Hopper-v5"), demonstrations=hopper_demos, buffer_size=1_000, device="cpu")
+
+
+def _actor_init_without_net_arch(init):
+    def without(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        del self.net_arch
+
+    return without
+
+
 # ---------------------------------------------------------------------------- (d) determinism
 
 

@@ -270,7 +270,13 @@ class AIHFRewardLearning(CheckedLoad):
         obs_dim = check_flat_box("observation", self.observation_space)
         act_dim = check_flat_box("action", self.action_space)
         if self.reward_net_arch is None:  # saved as resolved: a loaded model keeps the layers it was trained with
-            self.reward_net_arch = list(self.actor.net_arch)
+            actor_layers = getattr(self.actor, "net_arch", None)
+            if actor_layers is None:
+                raise ValueError(
+                    f"reward_net_arch=None gives r_θ the actor's hidden layers, but the actor "
+                    f"({type(self.actor).__name__}) has no net_arch: pass reward_net_arch, e.g. [256, 256]"
+                )
+            self.reward_net_arch = list(actor_layers)
         self.reward_net = RewardNet(
             obs_dim,
             act_dim,
