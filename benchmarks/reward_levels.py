@@ -22,6 +22,7 @@ import torch
 
 import aihf_control
 from aihf_control.algos.aihf.reward_learning import AIHFRewardLearning
+from aihf_control.algos.aihf.reward_metrics import correlation
 from aihf_control.data import default_dataset_id, load_demonstrations
 from aihf_control.sb3 import latest_checkpoint, read_checkpoint_state
 
@@ -79,13 +80,6 @@ def main(argv: list[str] | None = None) -> dict:
         "policy_rewards": rewards,
         "correlations": correlations,
     }
-
-
-def correlation(x: np.ndarray, y: np.ndarray) -> float:
-    """Pearson correlation of two (N,) arrays; NaN when either is constant (e.g. a block of one row)."""
-    if len(x) < 2 or x.std() == 0 or y.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(x, y)[0, 1])
 
 
 if __name__ == "__main__":

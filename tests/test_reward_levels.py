@@ -28,7 +28,7 @@ def test_reward_levels_of_a_checkpoint_match_the_models_reward(tmp_path, hopper_
 
 
 def test_correlation_of_constant_values_is_nan():
-    from benchmarks.reward_levels import correlation
+    from aihf_control.algos.aihf.reward_metrics import correlation
 
     assert np.isnan(correlation(np.ones(5), np.arange(5.0)))
     assert correlation(np.arange(5.0), 2 * np.arange(5.0) + 1) == pytest.approx(1.0)

@@ -49,9 +49,9 @@ def reward_metrics(
     metrics = {"reward/absorbing_reward": float(net.absorbing_reward())}
     r_policy = net(recent.obs, recent.acts)
     metrics["reward/policy_reward"] = float(r_policy.mean())  # its level: near ±reward_bound saturates
-    true_rewards = recent.true_rewards
-    if len(true_rewards) > 1 and np.std(true_rewards) > 0 and float(r_policy.std()) > 0:
-        metrics["reward/true_corr"] = float(np.corrcoef(r_policy.cpu().numpy(), true_rewards)[0, 1])
+    true_corr = correlation(r_policy.cpu().numpy(), recent.true_rewards)
+    if np.isfinite(true_corr):
+        metrics["reward/true_corr"] = true_corr
     if demo_losses:
         metrics["reward/demo_loss"] = float(np.mean(demo_losses))
         d = _spread_indices(len(fb.demo_obs), 2_048)
@@ -70,6 +70,13 @@ def reward_metrics(
         if np.isfinite(accuracy):
             metrics["reward/pref_accuracy"] = accuracy
     return metrics
+
+
+def correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson correlation of two (N,) arrays; NaN when either is constant (e.g. a block of one row)."""
+    if len(x) < 2 or np.std(x) == 0 or np.std(y) == 0:
+        return float("nan")
+    return float(np.corrcoef(x, y)[0, 1])
 
 
 def _spread_indices(n: int, k: int) -> np.ndarray:
