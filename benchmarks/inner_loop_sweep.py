@@ -10,7 +10,8 @@ the last-third mean of the curve, and the lowest score after first reaching 90 (
     python -m benchmarks.inner_loop_sweep --demonstrations aihf/hopper/expert-v1 ...   # another demonstrator
 
 Each run writes ``<logdir>/<env>/<variant>_prefs<P>_seed<S>.json`` when it ends (with ``_<dataset>`` for
-another demonstrator than the shipped one), its curve so far after each evaluation, and a checkpoint (model,
+another demonstrator than the shipped one, ``_net<layers>`` for other layers than [64, 64] and
+``_steps<N>`` for another budget than 150k), its curve so far after each evaluation, and a checkpoint (model,
 replay buffer, random states, curve) every ``--checkpoint-freq`` env steps. Running the same command again
 skips finished runs and resumes stopped ones from their last checkpoint. ``--workers`` runs that many at once
 (one torch thread each). The table is printed and written to ``<logdir>/<env>/table.md``.
@@ -282,10 +283,13 @@ def summary(record: dict) -> dict:
 
 
 def suffix(record: dict) -> str:
-    """The record's differences from its variant: extra arguments and another demonstrator than the shipped one."""
+    """The record's differences from its variant: extra arguments, other layers than [64, 64] and another
+    demonstrator than the shipped one."""
     settings = {**record.get("extra", {}), "actor_averaging": record.get("actor_averaging")}  # None: the actor
     if record.get("actor_averaging_warmup") is not None and record.get("actor_averaging") is not None:
         settings["actor_averaging_warmup"] = record["actor_averaging_warmup"]
+    if record.get("net_arch", [64, 64]) != [64, 64]:
+        settings["net_arch"] = record["net_arch"]
     text = "".join(f" {k}={v}" for k, v in sorted(settings.items()))
     demonstrations = record.get("demonstrations") or ""
     return text if demonstrations.endswith("/expert-v0") else f"{text} [{demonstrations}]"
@@ -443,6 +447,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     suffix = "".join(f"_{k}{v}" for k, v in sorted(extra.items()))
     for dataset in (args.demonstrations, args.preference_pool):  # another demonstrator: other runs
         suffix += f"_{dataset.replace('/', '-')}" if dataset else ""
+    # other layers or a shorter screen: other runs (a 50k screen must not pass for a finished 150k run)
+    suffix += "" if args.net_arch == [64, 64] else "_net" + "x".join(map(str, args.net_arch))
+    suffix += "" if args.timesteps == 150_000 else f"_steps{args.timesteps}"
     jobs = [
         {
             "env": args.env,

@@ -62,7 +62,7 @@ def test_averaged_actors_are_measured_alongside_and_reported_as_runs_of_their_ow
     from benchmarks.inner_loop_sweep import main, read_records, suffix
 
     # a run stopped before its first checkpoint left an empty folder: it starts again and is not called resumed
-    stem = "crossq-demo50-renorm5k_actor_averagingNone_learning_starts200_prefs0_seed0"
+    stem = "crossq-demo50-renorm5k_actor_averagingNone_learning_starts200_net16x16_steps1200_prefs0_seed0"
     (tmp_path / "Hopper-v5" / f"{stem}.checkpoints").mkdir(parents=True)
     main(
         [
@@ -99,9 +99,9 @@ def test_averaged_actors_are_measured_alongside_and_reported_as_runs_of_their_ow
     assert stored["averaged_actors"]["0.01:0.1"]["scores"] != stored["averaged_actors"]["0.01"]["scores"]
     runs = read_records(tmp_path / "Hopper-v5")
     assert sorted(suffix(r) for r in runs) == [
-        " actor_averaging=0.01 actor_averaging_warmup=0.1 learning_starts=200",
-        " actor_averaging=0.01 learning_starts=200",
-        " actor_averaging=None learning_starts=200",
+        " actor_averaging=0.01 actor_averaging_warmup=0.1 learning_starts=200 net_arch=[16, 16]",
+        " actor_averaging=0.01 learning_starts=200 net_arch=[16, 16]",
+        " actor_averaging=None learning_starts=200 net_arch=[16, 16]",
     ]
     assert [len(r["scores"]) for r in runs] == [2, 2, 2]
 
