@@ -9,6 +9,9 @@ A reward whose every value sits near ``-reward_bound`` makes falling as cheap as
 
     python -m benchmarks.reward_levels runs/inner_loop_sweep/Walker2d-v5/<run>.checkpoints --env Walker2d-v5 \\
         --demonstrations aihf/walker2d/expert-v1
+
+``--rows-from`` reads the replay rows of another run's checkpoint instead (any SB3 learner on the same env, e.g.
+one trained on the true reward): does r_θ rate a stronger policy's steps above its own policy's?
 """
 
 from __future__ import annotations
@@ -33,18 +36,20 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--env", required=True, help="the run's env id, e.g. Walker2d-v5")
     parser.add_argument("--demonstrations", help="Minari id of the demonstrations (default: aihf/<env>/expert-v0)")
     parser.add_argument("--block", type=int, default=10_000, help="env steps per row of the table")
+    parser.add_argument(
+        "--rows-from", help="judge the replay rows of this checkpoint (another run on the same env) instead of its own"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    folder = Path(args.checkpoint)
-    if not (folder / "state.json").is_file():
-        folder = latest_checkpoint(folder) or parser.error(f"no checkpoint in {args.checkpoint}")
+    folder = checkpoint_folder(args.checkpoint, parser)
+    rows_folder = checkpoint_folder(args.rows_from, parser) if args.rows_from else folder
     name = read_checkpoint_state(folder)["algorithm"]
     algorithm = getattr(aihf_control, name, None)
     if not (isinstance(algorithm, type) and issubclass(algorithm, AIHFRewardLearning)):
         parser.error(f"{folder} is a checkpoint of {name}, not of an AIHF model")
     model = algorithm.load(folder / "model.zip", device="cpu")
     env = gym.make(args.env)
-    buffer = np.load(folder / "replay_buffer.npz", allow_pickle=False)
+    buffer = np.load(rows_folder / "replay_buffer.npz", allow_pickle=False)
     # rows in the order they were added; with several envs, each row holds one step of every env
     obs = torch.as_tensor(buffer["observations"].reshape(-1, env.observation_space.shape[0]), dtype=torch.float32)
     env_actions = model.policy.unscale_action(buffer["actions"].reshape(-1, env.action_space.shape[0]))
@@ -60,6 +65,8 @@ def main(argv: list[str] | None = None) -> dict:
         demo_rewards = net(torch.as_tensor(demos.obs), torch.as_tensor(demos.acts)).numpy()
         absorbing = float(net.absorbing_reward())
     print(f"{folder} ({model.num_timesteps:,} env steps): reward_bound {net.reward_bound:g}, r_abs {absorbing:.2f}")
+    if rows_folder != folder:
+        print(f"replay rows of {rows_folder}")
     print(f"r on the demonstrations: mean {demo_rewards.mean():.2f} (min {demo_rewards.min():.2f})")
     print(
         "| replay rows | mean r | min r | max r | falls | mean env reward | corr(r, env reward) |\n"
@@ -80,6 +87,14 @@ def main(argv: list[str] | None = None) -> dict:
         "policy_rewards": rewards,
         "correlations": correlations,
     }
+
+
+def checkpoint_folder(path: str, parser: argparse.ArgumentParser) -> Path:
+    """``path`` if it is a checkpoint (``step_...`` with its state.json), else the newest checkpoint in it."""
+    folder = Path(path)
+    if (folder / "state.json").is_file():
+        return folder
+    return latest_checkpoint(folder) or parser.error(f"no checkpoint in {path}")
 
 
 if __name__ == "__main__":

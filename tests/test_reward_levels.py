@@ -27,6 +27,24 @@ def test_reward_levels_of_a_checkpoint_match_the_models_reward(tmp_path, hopper_
     assert levels["correlations"][2] == pytest.approx(np.corrcoef(expected[200:], env_rewards[200:])[0, 1], abs=1e-3)
 
 
+def test_the_reward_judges_another_runs_replay_rows(tmp_path, hopper_demos, small_aihf_kwargs, capsys):
+    from stable_baselines3 import SAC
+
+    from benchmarks.reward_levels import main
+
+    model = AIHF("MlpPolicy", gym.make("Hopper-v5"), demonstrations=hopper_demos, seed=0, **small_aihf_kwargs)
+    model.learn(300)
+    save_checkpoint(model, tmp_path / "aihf")
+    other = SAC("MlpPolicy", gym.make("Hopper-v5"), learning_starts=50, seed=1, policy_kwargs={"net_arch": [16]})
+    other.learn(200)
+    other_folder = save_checkpoint(other, tmp_path / "sac")
+    levels = main([str(tmp_path / "aihf"), "--env", "Hopper-v5", "--rows-from", str(tmp_path / "sac")])
+    buffer = other.replay_buffer
+    expected = model.predict_reward(buffer.observations[:200, 0], other.policy.unscale_action(buffer.actions[:200, 0]))
+    np.testing.assert_allclose(levels["policy_rewards"], expected, atol=1e-4)
+    assert f"replay rows of {other_folder}" in capsys.readouterr().out
+
+
 def test_correlation_of_constant_values_is_nan():
     from aihf_control.algos.aihf.reward_metrics import correlation
 
