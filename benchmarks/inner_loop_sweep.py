@@ -81,7 +81,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--logdir", default="runs/inner_loop_sweep")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra model arguments (JSON)")
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        type=model_setting,
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra model arguments, each value in JSON: reward_gradient_penalty=10 'demo_loss_weighting=\"occupancy\"'",
+    )
     parser.add_argument(
         "--averaged-actors",
         nargs="*",
@@ -95,6 +102,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--report", action="store_true", help="run nothing: table and curves (curves.png) of the runs in --logdir"
     )
     return parser.parse_args(argv)
+
+
+def model_setting(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` with a JSON value: ``("KEY", value)``."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. reward_gradient_penalty=10), got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        raise argparse.ArgumentTypeError(
+            f"the value of {key} must be JSON, got {value!r}: quote a string for the shell and for JSON, "
+            f"'{key}=\"{value}\"'"
+        ) from None
 
 
 def averaging_spec(text: str) -> str:
@@ -442,7 +463,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(targets_table(targets(records)))
         print(f"curves: {folder / 'curves.png'}")
         return records
-    extra = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
+    extra = dict(args.set)
     folder = Path(args.logdir) / args.env
     suffix = "".join(f"_{k}{v}" for k, v in sorted(extra.items()))
     for dataset in (args.demonstrations, args.preference_pool):  # another demonstrator: other runs

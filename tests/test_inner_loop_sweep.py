@@ -148,3 +148,22 @@ def test_the_schedule_sweep_evaluates_averages_of_a_crossq_actor_alongside(tmp_p
     (run,) = json.loads(out.read_text())["results"]
     assert [s for s, _ in run["averaged_actors"]["0.0002:0.1"]["curve"]] == [300, 600]
     assert run["kwargs"] == {} and run["final_return"] != run["averaged_actors"]["0.0002:0.1"]["final_return"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [("demo_loss_weighting=occupancy", "must be JSON"), ("reward_gradient_penalty", "KEY=VALUE"), ("=1", "KEY=VALUE")],
+)
+def test_a_setting_that_is_not_key_json_value_is_refused(setting, message, capsys):
+    from benchmarks.inner_loop_sweep import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--set", setting])
+    assert message in capsys.readouterr().err
+
+
+def test_settings_are_parsed_as_json():
+    from benchmarks.inner_loop_sweep import parse_args
+
+    args = parse_args(["--set", "actor_averaging=null", 'demo_loss_weighting="occupancy"', "reward_bound=20"])
+    assert dict(args.set) == {"actor_averaging": None, "demo_loss_weighting": "occupancy", "reward_bound": 20}
