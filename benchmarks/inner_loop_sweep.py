@@ -87,7 +87,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=model_setting,
         default=[],
         metavar="KEY=VALUE",
-        help="extra model arguments, each value in JSON: reward_gradient_penalty=10 'demo_loss_weighting=\"occupancy\"'",
+        help="extra model arguments, values in JSON: reward_gradient_penalty=10 'demo_loss_weighting=\"occupancy\"'",
     )
     parser.add_argument(
         "--averaged-actors",
