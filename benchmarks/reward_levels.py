@@ -50,6 +50,12 @@ def main(argv: list[str] | None = None) -> dict:
     model = algorithm.load(folder / "model.zip", device="cpu")
     env = gym.make(args.env)
     buffer = np.load(rows_folder / "replay_buffer.npz", allow_pickle=False)
+    sizes = (buffer["observations"].shape[-1], buffer["actions"].shape[-1])
+    if sizes != (env.observation_space.shape[0], env.action_space.shape[0]):
+        parser.error(
+            f"the replay rows of {rows_folder} have {sizes[0]} observation and {sizes[1]} action dimensions, "
+            f"{args.env} has {env.observation_space.shape[0]} and {env.action_space.shape[0]}: give a run on {args.env}"
+        )
     # rows in the order they were added; with several envs, each row holds one step of every env
     obs = torch.as_tensor(buffer["observations"].reshape(-1, env.observation_space.shape[0]), dtype=torch.float32)
     env_actions = model.policy.unscale_action(buffer["actions"].reshape(-1, env.action_space.shape[0]))

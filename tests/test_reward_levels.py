@@ -43,6 +43,12 @@ def test_the_reward_judges_another_runs_replay_rows(tmp_path, hopper_demos, smal
     expected = model.predict_reward(buffer.observations[:200, 0], other.policy.unscale_action(buffer.actions[:200, 0]))
     np.testing.assert_allclose(levels["policy_rewards"], expected, atol=1e-4)
     assert f"replay rows of {other_folder}" in capsys.readouterr().out
+    pendulum = SAC("MlpPolicy", gym.make("Pendulum-v1"), learning_starts=10, seed=0, policy_kwargs={"net_arch": [16]})
+    pendulum.learn(20)
+    save_checkpoint(pendulum, tmp_path / "pendulum")
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "aihf"), "--env", "Hopper-v5", "--rows-from", str(tmp_path / "pendulum")])
+    assert "have 3 observation and 1 action dimensions, Hopper-v5 has 11 and 3" in capsys.readouterr().err
 
 
 def test_correlation_of_constant_values_is_nan():
