@@ -17,7 +17,6 @@ one trained on the true reward): does r_θ rate a stronger policy's steps above 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -27,7 +26,7 @@ import aihf_control
 from aihf_control.algos.aihf.reward_learning import AIHFRewardLearning
 from aihf_control.algos.aihf.reward_metrics import correlation
 from aihf_control.data import default_dataset_id, load_demonstrations
-from aihf_control.sb3 import latest_checkpoint, read_checkpoint_state
+from aihf_control.sb3 import checkpoint_folder, read_checkpoint_state
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -41,8 +40,11 @@ def main(argv: list[str] | None = None) -> dict:
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    folder = checkpoint_folder(args.checkpoint, parser)
-    rows_folder = checkpoint_folder(args.rows_from, parser) if args.rows_from else folder
+    try:
+        folder = checkpoint_folder(args.checkpoint)
+        rows_folder = checkpoint_folder(args.rows_from) if args.rows_from else folder
+    except FileNotFoundError as e:
+        parser.error(str(e))
     name = read_checkpoint_state(folder)["algorithm"]
     algorithm = getattr(aihf_control, name, None)
     if not (isinstance(algorithm, type) and issubclass(algorithm, AIHFRewardLearning)):
@@ -93,14 +95,6 @@ def main(argv: list[str] | None = None) -> dict:
         "policy_rewards": rewards,
         "correlations": correlations,
     }
-
-
-def checkpoint_folder(path: str, parser: argparse.ArgumentParser) -> Path:
-    """``path`` if it is a checkpoint (``step_...`` with its state.json), else the newest checkpoint in it."""
-    folder = Path(path)
-    if (folder / "state.json").is_file():
-        return folder
-    return latest_checkpoint(folder) or parser.error(f"no checkpoint in {path}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from aihf_control.sb3.averaged_actor import AveragedActor
 from aihf_control.sb3.callbacks import TrueReturnEvalCallback
 from aihf_control.sb3.checkpoint import (
     ResumableCheckpointCallback,
+    checkpoint_folder,
     latest_checkpoint,
     load_checkpoint,
     read_checkpoint_state,
@@ -16,6 +17,7 @@ __all__ = [
     "RelabelingReplayBuffer",
     "ResumableCheckpointCallback",
     "TrueReturnEvalCallback",
+    "checkpoint_folder",
     "latest_checkpoint",
     "load_checkpoint",
     "read_checkpoint_state",

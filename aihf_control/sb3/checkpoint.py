@@ -174,7 +174,7 @@ def latest_checkpoint(save_path: str | os.PathLike) -> Path | None:
 
 def read_checkpoint_state(checkpoint: str | os.PathLike) -> dict:
     """``state.json`` of a checkpoint folder (or of the newest one in a folder of checkpoints)."""
-    folder = _resolve(checkpoint)
+    folder = checkpoint_folder(checkpoint)
     try:
         state = json.loads((folder / "state.json").read_text())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -202,7 +202,7 @@ def load_checkpoint(
         (feedback data is not part of a checkpoint, except preferences gathered online)
     :return: the model
     """
-    folder = _resolve(checkpoint)
+    folder = checkpoint_folder(checkpoint)
     state = read_checkpoint_state(folder)
     if state["algorithm"] != algorithm.__name__:
         raise TypeError(
@@ -252,7 +252,12 @@ def keep_last_good(callback: Any, state_is_good: bool, parameters: Any) -> str:
 # ---------------------------------------------------------------------- helpers
 
 
-def _resolve(checkpoint: str | os.PathLike) -> Path:
+def checkpoint_folder(checkpoint: str | os.PathLike) -> Path:
+    """``checkpoint`` if it is a checkpoint folder (``step_...`` with its state.json), else the newest one in it.
+
+    :param checkpoint: a ``step_...`` folder or a folder of them, as ``ResumableCheckpointCallback`` writes them
+    :raises FileNotFoundError: if there is no checkpoint there
+    """
     path = Path(checkpoint)
     if (path / "state.json").is_file():
         return path
