@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.inner_loop_sweep import build_model, summary, targets, targets_table
+from benchmarks.inner_loop_report import summary, targets, targets_table
+from benchmarks.inner_loop_sweep import build_model
 
 
 def record(seed: int, scores: list[float], variant: str = "crossq-demo50", finished: bool = True) -> dict:
@@ -59,7 +60,8 @@ def test_the_true_reward_reference_is_the_inner_loop_of_aihf_crossq():
 def test_averaged_actors_are_measured_alongside_and_reported_as_runs_of_their_own(tmp_path, capsys):
     import json
 
-    from benchmarks.inner_loop_sweep import main, read_records, suffix
+    from benchmarks.inner_loop_report import read_records, suffix
+    from benchmarks.inner_loop_sweep import main
 
     # a run stopped before its first checkpoint left an empty folder: it starts again and is not called resumed
     stem = "crossq-demo50-renorm5k_actor_averagingNone_learning_starts200_net16x16_steps1200_prefs0_seed0"
