@@ -69,3 +69,38 @@ def test_a_checkpoint_of_another_algorithm_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([str(tmp_path), "--env", "Pendulum-v1"])
     assert "is a checkpoint of SAC, not of an AIHF model" in capsys.readouterr().err
+
+
+def test_reward_by_bins_of_an_observation_dimension(tmp_path, hopper_demos, small_aihf_kwargs, capsys):
+    from benchmarks.reward_levels import main
+
+    model = AIHF("MlpPolicy", gym.make("Hopper-v5"), demonstrations=hopper_demos, seed=0, **small_aihf_kwargs)
+    model.learn(300)
+    save_checkpoint(model, tmp_path / "checkpoints")
+    levels = main(
+        [
+            str(tmp_path / "checkpoints"),
+            "--env",
+            "Hopper-v5",
+            "--block",
+            "100",
+            "--observation-bins",
+            "1",
+            "-0.1",
+            "0.1",
+        ]
+    )
+    angle = model.replay_buffer.observations[:300, 0, 1]  # Hopper's torso angle
+    below, middle, above = levels["bins"]
+    assert below["bin"] == (-np.inf, -0.1) and above["bin"] == (0.1, np.inf)
+    assert middle["shares"][0] == pytest.approx(np.mean(np.abs(angle[:100]) < 0.1))
+    assert len(middle["shares"]) == 3
+    assert sum(b["demo_share"] for b in levels["bins"]) == pytest.approx(1.0)
+    rows = angle >= 0.1
+    if rows.any():
+        assert above["mean_r"] == pytest.approx(levels["policy_rewards"][rows].mean(), abs=1e-5)
+    assert "| [-0.1, 0.1) |" in capsys.readouterr().out
+    for bad in (["1"], ["1", "0.5", "-0.5"], ["11", "0.0"], ["0.5", "0.0"]):
+        with pytest.raises(SystemExit):
+            main([str(tmp_path / "checkpoints"), "--env", "Hopper-v5", "--observation-bins", *bad])
+    assert "not an observation dimension of Hopper-v5 (0 to 10)" in capsys.readouterr().err
