@@ -6,7 +6,10 @@ MODEL is a zip written by ``model.save(path)`` of AIHF (on SAC, TQC or CrossQ), 
 references (``AveragedSAC``, ...) or Stable-Baselines3's SAC (the benchmarks write one per run to
 ``<logdir>/models/``); which of them saved it is read from the zip. No
 feedback data is needed: the model only acts. The return is the env's true reward summed over an episode,
-mean ± std over ``--episodes`` episodes of the deterministic policy (SB3's ``evaluate_policy``).
+mean ± std over ``--episodes`` episodes of the deterministic policy (SB3's ``evaluate_policy``), and each
+episode's return. ``--stochastic`` also plays the policy with sampled actions, as it acts while learning: a
+deterministic policy far below its stochastic one is stuck somewhere its noise gets it out of (e.g. standing
+still at the start).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from aihf_control.video import VIDEO_SUFFIXES, check_video_path, record_video  # isort: skip
 
 import gymnasium as gym
+import numpy as np
 from stable_baselines3 import SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.evaluation import evaluate_policy
@@ -72,8 +76,9 @@ def evaluate(
     seed: int = 0,
     path: str | Path = "the model",
     tracker: Tracker | None = None,
-) -> tuple[float, float]:
-    """True return (mean, std) of ``model``'s deterministic policy over ``episodes`` episodes of ``env_id``.
+    deterministic: bool = True,
+) -> list[float]:
+    """True return of each of ``episodes`` episodes of ``model``'s policy on ``env_id``.
 
     :param model: the model
     :param env_id: a gymnasium env id with the model's observation and action spaces
@@ -81,6 +86,8 @@ def evaluate(
     :param seed: seed of the env's first reset
     :param path: the model's file, named in errors
     :param tracker: follows the episodes done, if given
+    :param deterministic: the policy's deterministic actions (an averaged actor's, if the model has one), or
+        actions sampled from the current actor, as while learning
     """
     env = DummyVecEnv([lambda: Monitor(gym.make(env_id))])  # Monitor: the env's own reward, whatever wraps it
     try:
@@ -92,12 +99,19 @@ def evaluate(
     # evaluate_policy calls back after each step with its locals: its episode_rewards are the episodes done
     step = None if tracker is None else (lambda local, _: tracker.update(len(local["episode_rewards"])))
     try:
-        mean, std = evaluate_policy(model, env, n_eval_episodes=episodes, deterministic=True, callback=step)
+        returns, _ = evaluate_policy(
+            model,
+            env,
+            n_eval_episodes=episodes,
+            deterministic=deterministic,
+            callback=step,
+            return_episode_rewards=True,
+        )
     finally:
         env.close()
     if tracker is not None:
         tracker.finish(done=episodes)
-    return float(mean), float(std)
+    return [float(r) for r in returns]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,13 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
     add("--seconds", type=float, default=5.0, help="length of the video in env time (default: 5)")
     add("--every", type=int, default=None, help="render every k-th env step (default: about 30 frames a second)")
     add("--size", type=int, nargs=2, default=(240, 240), metavar=("WIDTH", "HEIGHT"), help="frame size (240 240)")
+    add("--stochastic", action="store_true", help="also play the policy with sampled actions, as while learning")
     add("--device", default="cpu", help="torch device (default: cpu)")
     add("--quiet", action="store_true", help="no progress lines while evaluating and rendering")
     return parser
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Run the command; returns the return's mean and std and the video written, if any."""
+    """Run the command; returns the deterministic return's mean and std, each episode's return (``returns``, by
+    ``"deterministic"`` and ``"stochastic"``) and the video written, if any."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.episodes < 1 or args.seconds <= 0 or (args.every is not None and args.every < 1) or min(args.size) < 1:
@@ -131,13 +147,18 @@ def main(argv: list[str] | None = None) -> dict:
         if args.video is not None:
             check_video_path(args.video)  # before the evaluation, which can take a while
         model = load_model(args.model, args.device)
-        evaluating = Tracker(f"evaluating {args.model.name}", args.episodes, printer.update, "episodes")
-        mean, std = evaluate(model, args.env, args.episodes, args.seed, args.model, evaluating)
-        print(
-            f"{type(model).__name__} model {args.model} on {args.env}: return {mean:.1f} ± {std:.1f} over "
-            f"{args.episodes} episodes (deterministic policy, seed {args.seed})",
-            flush=True,
-        )
+        returns = {}
+        for deterministic in (True, False) if args.stochastic else (True,):
+            kind = "deterministic" if deterministic else "stochastic"
+            label = f"evaluating {args.model.name}" + ("" if deterministic else " (stochastic)")
+            evaluating = Tracker(label, args.episodes, printer.update, "episodes")
+            returns[kind] = evaluate(model, args.env, args.episodes, args.seed, args.model, evaluating, deterministic)
+            print(
+                f"{type(model).__name__} model {args.model} on {args.env}: return {np.mean(returns[kind]):.1f} ± "
+                f"{np.std(returns[kind]):.1f} over {args.episodes} episodes ({kind} policy, seed {args.seed}); "
+                f"per episode: {', '.join(f'{r:.0f}' for r in returns[kind])}",
+                flush=True,
+            )
         video = None
         if args.video is not None:
             rendering = Tracker(f"rendering {args.video.name}", None, printer.update, "env steps")
@@ -156,7 +177,14 @@ def main(argv: list[str] | None = None) -> dict:
     except (OSError, ValueError, ImportError, RuntimeError, gym.error.Error) as error:  # each says what to do
         printer.close()
         parser.error(str(error))
-    return {"algo": type(model).__name__, "mean_return": mean, "std_return": std, "video": video}
+    deterministic_returns = returns["deterministic"]
+    return {
+        "algo": type(model).__name__,
+        "mean_return": float(np.mean(deterministic_returns)),
+        "std_return": float(np.std(deterministic_returns)),
+        "returns": returns,
+        "video": video,
+    }
 
 
 if __name__ == "__main__":

@@ -85,6 +85,24 @@ def test_play_prints_the_return_and_writes_a_video(sac_zip, tmp_path, capsys):
     assert read_frames(tmp_path / "play.gif").shape == (10, 32, 32, 3)
 
 
+def test_play_gives_each_episodes_return_and_with_stochastic_the_sampled_policys_too(sac_zip, capsys):
+    import gymnasium as gym
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    result = main([str(sac_zip), "--env", ENV_ID, "--episodes", "3", "--seed", "4", "--stochastic", "--quiet"])
+    assert set(result["returns"]) == {"deterministic", "stochastic"}
+    assert all(len(returns) == 3 for returns in result["returns"].values())
+    env = DummyVecEnv([lambda: gym.make(ENV_ID)])
+    env.seed(4)
+    expected, _ = evaluate_policy(SAC.load(sac_zip), env, 3, deterministic=True, return_episode_rewards=True)
+    assert result["returns"]["deterministic"] == pytest.approx(expected)
+    assert result["mean_return"] == pytest.approx(np.mean(expected))
+    out = capsys.readouterr().out
+    assert "(deterministic policy, seed 4); per episode: " + ", ".join(f"{r:.0f}" for r in expected) in out
+    assert "(stochastic policy, seed 4); per episode: " in out
+
+
 @needs_rendering
 def test_play_runs_as_a_module_and_sets_up_headless_rendering_itself(sac_zip, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("MUJOCO_GL", "PYOPENGL_PLATFORM")}
