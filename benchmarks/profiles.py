@@ -149,6 +149,27 @@ PROFILES = {
         workers=2,
         checkpoint_freq=20_000,
     ),
+    # The paper's two claims with the library's defaults at the CPU setting: every method (RLHF and IPL with a BC
+    # start, and with AIHF's demonstration batches), 500 and 20,000 preferences, 3 seeds, 150k env steps (the
+    # budget within which AIHF reaches its demonstrators), [64, 64] nets, AIHF and sac-true on CrossQ.
+    "claims": Profile(
+        timesteps=150_000,
+        seeds=[0, 1, 2],
+        num_demos=10_000,
+        num_prefs=[500, 20_000],
+        eval_freq=5_000,
+        eval_episodes=10,
+        learning_starts=5_000,
+        net_arch=[64, 64],
+        alignment_steps=1_000,
+        reward_gradient_steps=20,
+        reward_learning_rate=3e-4,
+        bc_steps=10_000,
+        workers=2,
+        checkpoint_freq=25_000,
+        methods=list(METHODS),
+        inner="crossq",
+    ),
 }
 
 
@@ -162,7 +183,7 @@ def build_parser(env_id: str) -> argparse.ArgumentParser:
         prog=f"python -m benchmarks.{module}",
         description=f"Compare AIHF, its ablations, RLHF, IPL, BC and SAC on the true reward on {env_id}.\n\n"
         + __doc__.split("\n\n", 1)[1],
-        epilog=paper_length_cost(env_id),
+        epilog=paper_length_cost(env_id) + "\n\n" + paper_length_cost(env_id, profile="claims"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
@@ -233,22 +254,27 @@ def build_parser(env_id: str) -> argparse.ArgumentParser:
     return parser
 
 
-def measured_rates(env_id: str, runs_root: Path = Path("runs")) -> tuple[dict[str, float], Path | None]:
-    """Env steps per second per method, from the newest ``results.json`` of this env measured at the paper
-    profile's network size (``<runs_root>/<env>/*/results.json``, the default ``--logdir``).
+def measured_rates(
+    env_id: str, runs_root: Path = Path("runs"), profile: str = "paper"
+) -> tuple[dict[str, float], Path | None]:
+    """Env steps per second per method, from the newest ``results.json`` of this env measured at ``profile``'s
+    network size and inner learner (``<runs_root>/<env>/*/results.json``, the default ``--logdir``).
 
     :param env_id: the env, e.g. ``Hopper-v5``
     :param runs_root: where the benchmarks wrote their folders
+    :param profile: the profile whose network size and inner learner the rates must be measured at
     :return: the mean rate of each method's runs, and the file they come from (``{}``, None if none)
     """
     module = env_id.split("-")[0].lower()
+    wanted = PROFILES[profile]
     found = sorted((runs_root / module).glob("*/results.json"), key=lambda path: path.stat().st_mtime, reverse=True)
     for path in found:
         try:
             results = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        if results.get("config", {}).get("net_arch") != PROFILES["paper"].net_arch:
+        config = results.get("config", {})
+        if config.get("net_arch") != wanted.net_arch or config.get("inner", "sac") != wanted.inner:
             continue
         rates: dict[str, list[float]] = {}
         for run in results.get("runs", []):
@@ -259,31 +285,35 @@ def measured_rates(env_id: str, runs_root: Path = Path("runs")) -> tuple[dict[st
     return {}, None
 
 
-def paper_length_cost(env_id: str, runs_root: Path = Path("runs")) -> str:
-    """The paper-length command on ``env_id`` (both claims: every method, 500 and 20,000 preferences, the paper
-    profile's 3 seeds and env steps) with its expected CPU-hours, from measured rates where there are any.
+def paper_length_cost(env_id: str, runs_root: Path = Path("runs"), profile: str = "paper") -> str:
+    """The command that tests both claims on ``env_id`` (every method, 500 and 20,000 preferences, the profile's
+    seeds and env steps) with its expected CPU-hours, from measured rates where there are any.
 
     :param env_id: the env, e.g. ``Hopper-v5``
     :param runs_root: where earlier benchmarks wrote their folders (see :func:`measured_rates`)
+    :param profile: ``"paper"`` (the paper's protocol) or ``"claims"`` (the library's defaults on a CPU)
     :return: the text that ``--help`` ends with
     """
     module = env_id.split("-")[0].lower()
-    paper = PROFILES["paper"]
+    chosen = PROFILES[profile]
     counts = [500, 20_000]
-    command = f"python -m benchmarks.{module} --profile paper --num-prefs 500 20000 --methods {' '.join(METHODS)}"
-    runs = {m: len(paper.seeds) * (len(counts) if m in USES_PREFERENCES else 1) for m in METHODS}
-    env_steps = {m: 0 if m == "bc" else runs[m] * paper.timesteps for m in METHODS}
+    command = f"python -m benchmarks.{module} --profile {profile}"
+    if chosen.num_prefs != counts or chosen.methods != list(METHODS):
+        command += f" --num-prefs 500 20000 --methods {' '.join(METHODS)}"
+    runs = {m: len(chosen.seeds) * (len(counts) if m in USES_PREFERENCES else 1) for m in METHODS}
+    env_steps = {m: 0 if m == "bc" else runs[m] * chosen.timesteps for m in METHODS}
+    setting = f"{chosen.timesteps:,} env steps, {chosen.net_arch} nets, AIHF on {chosen.inner}"
     text = (
-        f"Paper-length run on {env_id} (both claims, {sum(runs.values())} runs, "
+        f"Both claims on {env_id}, profile {profile} ({setting}; {sum(runs.values())} runs, "
         f"{sum(env_steps.values()) / 1e6:.1f}M env steps):\n  {command}\n"
     )
-    rates, source = measured_rates(env_id, runs_root)
+    rates, source = measured_rates(env_id, runs_root, profile)
     if not rates:
-        measure = command.replace("--num-prefs 500 20000", "--num-prefs 500")
+        measure = f"python -m benchmarks.{module} --profile {profile} --num-prefs 500 --methods {' '.join(METHODS)}"
         return text + (
-            f"Expected CPU-hours: not measured (no results.json under {runs_root / module} at the paper's network "
-            f"size {paper.net_arch}); a short measurement: {measure} --seeds 0 --timesteps 20000 --eval-freq 10000 "
-            "--no-video"
+            f"Expected CPU-hours: not measured (no results.json under {runs_root / module} at this profile's network "
+            f"size {chosen.net_arch} and inner learner {chosen.inner}); a short measurement: {measure} --seeds 0 "
+            "--timesteps 20000 --eval-freq 10000 --no-video"
         )
     typical = sorted(rates.values())[len(rates) // 2]
     assumed = [m for m in METHODS if env_steps[m] and m not in rates and m.removesuffix("-batches") not in rates]

@@ -80,6 +80,28 @@ def test_help_gives_the_paper_length_command_and_its_cost(tmp_path):
     assert f"{14 * 3 * 300_000 / 100 / 3600:,.0f} CPU-hours" in text and str(measured) in text
 
 
+def test_help_gives_the_claims_command_at_the_cpu_setting_and_its_cost_from_rates_at_that_setting(tmp_path):
+    profile = PROFILES["claims"]
+    assert (profile.timesteps, profile.net_arch, profile.inner) == (150_000, [64, 64], "crossq")
+    assert profile.methods == list(METHODS) and profile.num_prefs == [500, 20_000] and profile.seeds == [0, 1, 2]
+    runs = [{"method": m, "env_steps_per_second": 50.0} for m in METHODS if m != "bc"]
+    for name, net_arch, inner in [("1", [256, 256], "sac"), ("2", [64, 64], "sac")]:  # another setting: not used
+        folder = tmp_path / "hopper" / name
+        folder.mkdir(parents=True)
+        config = {"net_arch": net_arch, "inner": inner}
+        (folder / "results.json").write_text(json.dumps({"config": config, "runs": runs}))
+    text = paper_length_cost("Hopper-v5", tmp_path, profile="claims")
+    assert "python -m benchmarks.hopper --profile claims\n" in text and "45 runs" in text
+    assert "not measured" in text and "inner learner crossq" in text
+    measured = tmp_path / "hopper" / "3"
+    measured.mkdir()
+    (measured / "results.json").write_text(
+        json.dumps({"config": {"net_arch": [64, 64], "inner": "crossq"}, "runs": runs})
+    )
+    text = paper_length_cost("Hopper-v5", tmp_path, profile="claims")
+    assert f"{14 * 3 * 150_000 / 50 / 3600:,.0f} CPU-hours" in text and str(measured) in text
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
