@@ -149,6 +149,10 @@ def observation_bins(
         f"\n| obs[{index}] | share of the rows, by block of {block:,} | share of the demonstrations | mean r | "
         "mean env reward |\n|---|---|---:|---:|---:|"
     )
+
+    def fmt(x: float | None) -> str:
+        return "—" if x is None else f"{x:.2f}"
+
     table = []
     for b in range(len(edges) + 1):
         rows = which == b
@@ -161,7 +165,6 @@ def observation_bins(
             "mean_env_reward": float(env_rewards[rows].mean()) if rows.any() else None,
         }
         table.append(row)
-        fmt = lambda x: "—" if x is None else f"{x:.2f}"  # noqa: E731
         print(
             f"| [{bounds[b]:g}, {bounds[b + 1]:g}) | {', '.join(f'{x:.2f}' for x in shares)} | "
             f"{row['demo_share']:.2f} | {fmt(row['mean_r'])} | {fmt(row['mean_env_reward'])} |"
