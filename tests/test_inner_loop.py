@@ -14,6 +14,7 @@ from sb3_contrib import TQC, CrossQ
 from stable_baselines3 import SAC
 
 from aihf_control import AIHF, AIHFTQC, IPL, RLHF, AIHFCrossQ, Demonstrations, load_checkpoint
+from aihf_control.sb3.actor_rows import actor_gradient_from_own_rows
 from aihf_control.sb3.checkpoint import save_checkpoint
 from aihf_control.sb3.relabel_buffer import DemonstrationReplayBuffer, RelabelingReplayBuffer
 
@@ -223,3 +224,55 @@ def test_aihf_crossq_leaves_batch_statistics_after_5k_updates_unless_told_otherw
     assert warmups(AIHFCrossQ("MlpPolicy", "Pendulum-v1", demonstrations=demos, **kwargs)) == {5_000}
     kwargs["policy_kwargs"]["renorm_warmup_steps"] = 100_000  # sb3-contrib's own default, when asked for
     assert warmups(AIHFCrossQ("MlpPolicy", "Pendulum-v1", demonstrations=demos, **kwargs)) == {100_000}
+
+
+@pytest.mark.parametrize("cls", [AIHF, AIHFCrossQ])
+def test_the_actor_gradient_comes_from_the_own_rows_alone_when_asked(cls, hopper_demos, small_aihf_kwargs):
+    model = on_hopper(cls, hopper_demos, None, demo_batch_fraction=0.25, seed=0, **small_aihf_kwargs)
+    model.learn(150)
+    batch = model.replay_buffer.sample(32)
+    own = 32 - model.replay_buffer.num_demo_rows(32)
+    assert own == 24
+
+    def actor_gradient(rows: slice, own_rows_only: bool) -> list[torch.Tensor]:
+        # The actor's loss as SAC, TQC and CrossQ write it, with the same noise each time.
+        model.actor.zero_grad()
+        torch.manual_seed(0)
+        if own_rows_only:
+            with actor_gradient_from_own_rows(model.actor, model.replay_buffer):
+                actions, log_prob = model.actor.action_log_prob(batch.observations)
+        else:
+            actions, log_prob = model.actor.action_log_prob(batch.observations)
+        q = torch.cat(model.critic(batch.observations, actions), dim=1).min(dim=1).values
+        (0.1 * log_prob[rows] - q[rows]).sum().backward()
+        return [p.grad.clone() for p in model.actor.parameters() if p.grad is not None]
+
+    cut = actor_gradient(slice(None), own_rows_only=True)
+    own_alone = actor_gradient(slice(0, own), own_rows_only=False)
+    every_row = actor_gradient(slice(None), own_rows_only=False)
+    for a, b in zip(cut, own_alone, strict=True):
+        torch.testing.assert_close(a, b)
+    assert not all(torch.allclose(a, b) for a, b in zip(cut, every_row, strict=True))
+    assert "action_log_prob" not in vars(model.actor)  # the actor's own method again after the block
+
+
+@pytest.mark.parametrize("cls", [AIHF, AIHFTQC, AIHFCrossQ])
+def test_each_inner_learner_trains_its_actor_on_own_rows_saves_and_loads(
+    tmp_path, cls, hopper_demos, hopper_prefs, small_aihf_kwargs
+):
+    def run(demo_batch_actor: bool) -> Any:
+        model = on_hopper(
+            cls, hopper_demos, hopper_prefs, demo_batch_actor=demo_batch_actor, seed=0, **small_aihf_kwargs
+        )
+        model.learn(250)
+        return model
+
+    own_rows, every_row = run(False), run(True)
+    assert "action_log_prob" not in vars(own_rows.actor)
+    pairs = zip(own_rows.actor.parameters(), every_row.actor.parameters(), strict=True)
+    assert any(not torch.equal(a, b) for a, b in pairs)
+    own_rows.save(tmp_path / "model")
+    loaded = cls.load(tmp_path / "model", env=gym.make("Hopper-v5"), demonstrations=hopper_demos)
+    assert loaded.demo_batch_actor is False
+    loaded.learn(50)
+    assert all(torch.isfinite(p).all() for p in loaded.actor.parameters())

@@ -40,6 +40,7 @@ from aihf_control.data.preferences import Preferences
 from aihf_control.data.teachers import ScriptedTeacher
 from aihf_control.rewards.losses import absorbing_mass, aihf_loss, demo_loss, ensemble_gradient_penalty, preference_loss
 from aihf_control.rewards.nets import RewardNet
+from aihf_control.sb3.actor_rows import actor_gradient_from_own_rows
 from aihf_control.sb3.checkpoint import keep_last_good
 from aihf_control.sb3.model_files import CheckedLoad, read_saved_data
 from aihf_control.sb3.relabel_buffer import RelabelingReplayBuffer, attach_demonstrations
@@ -119,6 +120,9 @@ class AIHFRewardLearning(CheckedLoad):
         of the feedback data (fixed for the run)
     :param demo_batch_fraction: share of every inner-loop minibatch drawn from the demonstrations (rewarded by
         r_θ like the replayed rows; 0 gives the paper's inner loop). Without demonstrations it has no effect
+    :param demo_batch_actor: train the actor on the demonstration rows of the batches too (True, RLPD's way); False:
+        the critic learns their values but the actor's gradient comes only from the agent's own rows
+        (``sb3.actor_rows``)
     :param learning_starts: env steps of random actions before the inner learner and the reward start learning
     :param reward_ensemble_size: independently trained reward MLPs; r_θ is their mean and their
         spread drives ``query_selection="disagreement"`` (PEBBLE uses 3)
@@ -160,6 +164,7 @@ class AIHFRewardLearning(CheckedLoad):
         preference_batch_size: int = 64,
         policy_window: int = 10_000,
         demo_batch_fraction: float = 0.5,
+        demo_batch_actor: bool = True,
         reward_net_arch: Sequence[int] | None = None,
         reward_bound: float = 10.0,
         state_only_reward: bool = False,
@@ -228,6 +233,7 @@ class AIHFRewardLearning(CheckedLoad):
         self.preference_batch_size = int(preference_batch_size)
         self.policy_window = int(policy_window)
         self.demo_batch_fraction = float(demo_batch_fraction)
+        self.demo_batch_actor = bool(demo_batch_actor)
         self.reward_net_arch = None if reward_net_arch is None else list(reward_net_arch)
         self.reward_bound = float(reward_bound)
         self.state_only_reward = bool(state_only_reward)
@@ -366,7 +372,11 @@ class AIHFRewardLearning(CheckedLoad):
                 self._next_query_round = self.num_timesteps + self.query_every
             self._update_reward()
             self._next_reward_update = self.num_timesteps + self.alignment_steps
-        super().train(gradient_steps, batch_size)
+        if self.demo_batch_actor:
+            super().train(gradient_steps, batch_size)
+        else:
+            with actor_gradient_from_own_rows(self.actor, self.replay_buffer):
+                super().train(gradient_steps, batch_size)
         check_finite_inner_losses(self.logger.name_to_value, self.num_timesteps, self._n_updates)
 
     def _store_transition(self, replay_buffer: Any, buffer_action: np.ndarray, new_obs: Any, *args: Any) -> None:
