@@ -194,6 +194,7 @@ def check_reward_learning_arguments(
     online: bool,
     query_selection: str,
     reward_ensemble_size: int,
+    segment_batch_fraction: float = 0.0,
     **positive: int,
 ) -> None:
     """Check AIHF's reward-learning arguments (``AIHFRewardLearning``) before anything is built.
@@ -204,6 +205,8 @@ def check_reward_learning_arguments(
     :param online: whether preferences are gathered online
     :param query_selection: "uniform" or "disagreement"
     :param reward_ensemble_size: reward MLPs ("disagreement" needs >= 2)
+    :param segment_batch_fraction: share of each inner-loop batch drawn from the preference segments, in [0, 1);
+        with ``demo_batch_fraction``, below 1
     :param positive: sizes and schedules that must be positive integers, by name
     """
     if online and preference_weight == 0:
@@ -219,6 +222,11 @@ def check_reward_learning_arguments(
         if int(value) <= 0:
             raise ValueError(f"{name} must be a positive integer, got {value}")
     check_demo_batch_fraction(demo_batch_fraction)
+    if not 0.0 <= segment_batch_fraction < 1.0 or demo_batch_fraction + segment_batch_fraction >= 1.0:
+        raise ValueError(
+            "segment_batch_fraction must be in [0, 1) and, with demo_batch_fraction, below 1 (the rest of each "
+            f"inner-loop batch is the agent's own replay), got {segment_batch_fraction} and {demo_batch_fraction}"
+        )
     if demo_weight < 0 or preference_weight < 0 or demo_weight + preference_weight == 0:
         raise ValueError(
             f"demo_weight and preference_weight must be >= 0 and not both 0, got {demo_weight} and {preference_weight}"

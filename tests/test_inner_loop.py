@@ -13,7 +13,7 @@ from gymnasium import spaces
 from sb3_contrib import TQC, CrossQ
 from stable_baselines3 import SAC
 
-from aihf_control import AIHF, AIHFTQC, IPL, RLHF, AIHFCrossQ, Demonstrations, load_checkpoint
+from aihf_control import AIHF, AIHFTQC, IPL, RLHF, AIHFCrossQ, Demonstrations, Preferences, load_checkpoint
 from aihf_control.sb3.actor_rows import actor_gradient_from_own_rows
 from aihf_control.sb3.checkpoint import save_checkpoint
 from aihf_control.sb3.relabel_buffer import DemonstrationReplayBuffer, RelabelingReplayBuffer
@@ -260,9 +260,9 @@ def test_the_actor_gradient_comes_from_the_own_rows_alone_when_asked(cls, hopper
 def test_each_inner_learner_trains_its_actor_on_own_rows_saves_and_loads(
     tmp_path, cls, hopper_demos, hopper_prefs, small_aihf_kwargs
 ):
-    def run(demo_batch_actor: bool) -> Any:
+    def run(actor_feedback_rows: bool) -> Any:
         model = on_hopper(
-            cls, hopper_demos, hopper_prefs, demo_batch_actor=demo_batch_actor, seed=0, **small_aihf_kwargs
+            cls, hopper_demos, hopper_prefs, actor_feedback_rows=actor_feedback_rows, seed=0, **small_aihf_kwargs
         )
         model.learn(250)
         return model
@@ -273,6 +273,60 @@ def test_each_inner_learner_trains_its_actor_on_own_rows_saves_and_loads(
     assert any(not torch.equal(a, b) for a, b in pairs)
     own_rows.save(tmp_path / "model")
     loaded = cls.load(tmp_path / "model", env=gym.make("Hopper-v5"), demonstrations=hopper_demos)
-    assert loaded.demo_batch_actor is False
+    assert loaded.actor_feedback_rows is False
     loaded.learn(50)
     assert all(torch.isfinite(p).all() for p in loaded.actor.parameters())
+
+
+def test_preference_segments_give_their_transitions_with_a_fall_as_a_termination():
+    obs = np.arange(2 * 4 * 3, dtype=np.float32).reshape(2, 4, 3)  # two pairs of 4-step segments
+    acts = np.ones((2, 4, 2), np.float32)
+    absorbing_2 = np.zeros((2, 4), bool)
+    absorbing_2[0, 2:] = True  # the first pair's second segment fell after two real steps
+    prefs = Preferences(obs, acts, obs + 100, acts, np.array([1.0, 0.5]), absorbing_2=absorbing_2)
+    rows_obs, rows_acts, rows_next, terminated = prefs.transitions()
+    # 3 transitions in each full segment (the last step has no successor), 2 in the one that fell.
+    assert rows_obs.shape == (3 + 3 + 2 + 3, 3) and rows_acts.shape == (11, 2)
+    assert terminated.tolist() == [False] * 6 + [False, True] + [False] * 3  # first segments, then second ones
+    np.testing.assert_array_equal(rows_next[:3], obs[0, 1:])  # s_{t+1} within a segment
+    np.testing.assert_array_equal(rows_obs[6:8], obs[0, :2] + 100)
+    np.testing.assert_array_equal(rows_next[7], obs[0, 1] + 100)  # the fall's step: s_t stands in, unused
+
+
+def test_a_batch_holds_own_then_demonstration_then_segment_rows():
+    buffer = filled_buffer(RelabelingReplayBuffer)
+    buffer.set_reward_fn(lambda obs, acts, terminated: obs[:, 0] + 100.0 * terminated)
+    buffer.set_demonstrations(*demo_arrays(), fraction=0.25)
+    segment_obs = np.full((6, 3), 2 * DEMO_MARK, np.float32)
+    terminated = np.array([0, 0, 1, 0, 0, 1], np.float32)
+    buffer.set_segments(segment_obs, np.zeros((6, 2), np.float32), segment_obs, terminated, fraction=0.5)
+    batch = buffer.sample(32)
+    marks = batch.observations[:, 0]
+    assert (marks[:8] < DEMO_MARK).all() and (marks[8:16] == DEMO_MARK).all() and (marks[16:] == 2 * DEMO_MARK).all()
+    assert buffer.num_feedback_rows(32) == 24
+    torch.testing.assert_close(batch.rewards.squeeze(-1), marks + 100.0 * batch.dones.squeeze(-1))
+    with pytest.raises(ValueError, match=r"add up to 1\.0"):
+        buffer.set_segments(segment_obs, np.zeros((6, 2), np.float32), segment_obs, terminated, fraction=0.75)
+    restored = pickle.loads(pickle.dumps(buffer))
+    assert restored.segment_rows is None and restored.num_feedback_rows(32) == 0
+
+
+def test_aihf_offers_its_preference_segments_to_the_critic_when_asked(
+    tmp_path, hopper_demos, hopper_prefs, small_aihf_kwargs
+):
+    model = on_hopper(AIHFCrossQ, hopper_demos, hopper_prefs, segment_batch_fraction=0.25, **small_aihf_kwargs)
+    model.learn(150)
+    buffer = model.replay_buffer
+    assert buffer.num_demo_rows(64) == 32 and buffer.num_segment_rows(64) == 16
+    segment_obs, segment_acts, _, _ = hopper_prefs.transitions()
+    assert len(buffer.segment_rows.observations) == len(segment_obs)
+    torch.testing.assert_close(buffer.segment_rows.actions, torch.as_tensor(model.policy.scale_action(segment_acts)))
+    batch = buffer.sample(64)
+    with torch.no_grad():
+        expected = model._buffer_reward(batch.observations, batch.actions, batch.dones.squeeze(-1))
+    torch.testing.assert_close(batch.rewards.squeeze(-1), expected)
+    model.save(tmp_path / "model")
+    loaded = AIHFCrossQ.load(tmp_path / "model", env=gym.make("Hopper-v5"), preferences=hopper_prefs)
+    assert loaded.segment_batch_fraction == 0.25 and loaded.replay_buffer.num_segment_rows(64) == 16
+    with pytest.raises(ValueError, match="segment_batch_fraction"):
+        on_hopper(AIHFCrossQ, hopper_demos, hopper_prefs, segment_batch_fraction=0.5, **small_aihf_kwargs)

@@ -124,6 +124,26 @@ class Preferences:
     def segment_length(self) -> int:
         return self.obs_1.shape[1]
 
+    def transitions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The transitions inside both segments of every pair, for a learner's batches (not for the labels).
+
+        Step t of a segment gives (s_t, a_t, s_{t+1}) when s_{t+1} is a real step, and a terminal transition when
+        s_{t+1} is absorbing padding (its next observation is then s_t, unused by a critic's target). A segment's
+        last step has no next observation and is left out.
+
+        :return: observations (K, obs_dim), actions (K, act_dim), next observations (K, obs_dim), terminated (K,)
+        """
+        obs = np.concatenate([self.obs_1, self.obs_2])  # (2N, T, obs_dim)
+        acts = np.concatenate([self.acts_1, self.acts_2])
+        no_padding = np.zeros(obs.shape[:2], dtype=bool)
+        absorbing = np.concatenate(
+            [no_padding[: len(self)] if a is None else a for a in (self.absorbing_1, self.absorbing_2)]
+        )
+        real = ~absorbing[:, :-1]  # (2N, T-1): steps with a successor in the segment
+        terminated = absorbing[:, 1:][real]
+        next_obs = np.where(absorbing[:, 1:, None], obs[:, :-1], obs[:, 1:])[real]
+        return obs[:, :-1][real], acts[:, :-1][real], next_obs, terminated
+
     def check_spaces(
         self, observation_space: spaces.Space, action_space: spaces.Space, check_bounds: bool = True
     ) -> None:

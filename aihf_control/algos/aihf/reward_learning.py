@@ -43,7 +43,7 @@ from aihf_control.rewards.nets import RewardNet
 from aihf_control.sb3.actor_rows import actor_gradient_from_own_rows
 from aihf_control.sb3.checkpoint import keep_last_good
 from aihf_control.sb3.model_files import CheckedLoad, read_saved_data
-from aihf_control.sb3.relabel_buffer import RelabelingReplayBuffer, attach_demonstrations
+from aihf_control.sb3.relabel_buffer import RelabelingReplayBuffer, attach_demonstrations, attach_segments
 from aihf_control.validation import (
     NonFiniteError,
     check_continuous_actions,
@@ -120,9 +120,12 @@ class AIHFRewardLearning(CheckedLoad):
         of the feedback data (fixed for the run)
     :param demo_batch_fraction: share of every inner-loop minibatch drawn from the demonstrations (rewarded by
         r_θ like the replayed rows; 0 gives the paper's inner loop). Without demonstrations it has no effect
-    :param demo_batch_actor: train the actor on the demonstration rows of the batches too (True, RLPD's way); False:
-        the critic learns their values but the actor's gradient comes only from the agent's own rows
-        (``sb3.actor_rows``)
+    :param segment_batch_fraction: share of every inner-loop minibatch drawn from the transitions inside the
+        preference segments (of every quality; rewarded by r_θ like the replayed rows), so the critic also knows
+        states between the agent's and the demonstrator's; 0: none. Without preferences it has no effect
+    :param actor_feedback_rows: train the actor on the batches' feedback rows (demonstrations and segments) too
+        (True, RLPD's way); False: the critic learns their values but the actor's gradient comes only from the
+        agent's own rows (``sb3.actor_rows``)
     :param learning_starts: env steps of random actions before the inner learner and the reward start learning
     :param reward_ensemble_size: independently trained reward MLPs; r_θ is their mean and their
         spread drives ``query_selection="disagreement"`` (PEBBLE uses 3)
@@ -164,7 +167,8 @@ class AIHFRewardLearning(CheckedLoad):
         preference_batch_size: int = 64,
         policy_window: int = 10_000,
         demo_batch_fraction: float = 0.5,
-        demo_batch_actor: bool = True,
+        segment_batch_fraction: float = 0.0,
+        actor_feedback_rows: bool = True,
         reward_net_arch: Sequence[int] | None = None,
         reward_bound: float = 10.0,
         state_only_reward: bool = False,
@@ -196,6 +200,7 @@ class AIHFRewardLearning(CheckedLoad):
                 demo_weight=demo_weight,
                 preference_weight=preference_weight,
                 demo_batch_fraction=demo_batch_fraction,
+                segment_batch_fraction=segment_batch_fraction,
                 online=online,
                 query_selection=query_selection,
                 reward_ensemble_size=reward_ensemble_size,
@@ -233,7 +238,8 @@ class AIHFRewardLearning(CheckedLoad):
         self.preference_batch_size = int(preference_batch_size)
         self.policy_window = int(policy_window)
         self.demo_batch_fraction = float(demo_batch_fraction)
-        self.demo_batch_actor = bool(demo_batch_actor)
+        self.segment_batch_fraction = float(segment_batch_fraction)
+        self.actor_feedback_rows = bool(actor_feedback_rows)
         self.reward_net_arch = None if reward_net_arch is None else list(reward_net_arch)
         self.reward_bound = float(reward_bound)
         self.state_only_reward = bool(state_only_reward)
@@ -320,6 +326,7 @@ class AIHFRewardLearning(CheckedLoad):
 
     def _attach_batch_demonstrations(self) -> None:
         attach_demonstrations(self.replay_buffer, self._batch_demonstrations(), self.policy, self.demo_batch_fraction)
+        attach_segments(self.replay_buffer, self.preferences, self.policy, self.segment_batch_fraction)
 
     def set_feedback(
         self, demonstrations: Demonstrations | None = None, preferences: Preferences | None = None
@@ -372,7 +379,7 @@ class AIHFRewardLearning(CheckedLoad):
                 self._next_query_round = self.num_timesteps + self.query_every
             self._update_reward()
             self._next_reward_update = self.num_timesteps + self.alignment_steps
-        if self.demo_batch_actor:
+        if self.actor_feedback_rows:
             super().train(gradient_steps, batch_size)
         else:
             with actor_gradient_from_own_rows(self.actor, self.replay_buffer):
