@@ -175,15 +175,9 @@ def attach_demonstrations(buffer: ReplayBuffer, demonstrations: Any, policy: Any
     :param policy: the learner's SB3 policy, whose ``scale_action`` maps env units to the buffer's [-1, 1]
     :param fraction: share of each batch
     """
-    if demonstrations is None or fraction == 0:
-        if isinstance(buffer, DemonstrationReplayBuffer):
-            buffer.demo_rows = None
-        return
-    if not isinstance(buffer, DemonstrationReplayBuffer):
-        raise TypeError(f"demo_batch_fraction > 0 needs a DemonstrationReplayBuffer, got {type(buffer).__name__}")
-    # The buffer holds the policy's scaled [-1, 1] actions; a reward net sees env units again.
-    scaled = np.clip(policy.scale_action(demonstrations.acts), -1.0, 1.0)
-    buffer.set_demonstrations(demonstrations.obs, scaled, demonstrations.next_obs, demonstrations.dones, fraction)
+    rows = None if demonstrations is None else (demonstrations.obs, demonstrations.acts, demonstrations.next_obs)
+    terminated = None if demonstrations is None else demonstrations.dones
+    _attach_rows(buffer, "demo", rows, terminated, policy, fraction)
 
 
 def attach_segments(buffer: ReplayBuffer, preferences: Any, policy: Any, fraction: float) -> None:
@@ -194,14 +188,33 @@ def attach_segments(buffer: ReplayBuffer, preferences: Any, policy: Any, fractio
     :param policy: the learner's SB3 policy, whose ``scale_action`` maps env units to the buffer's [-1, 1]
     :param fraction: share of each batch
     """
-    if preferences is None or fraction == 0:
+    if preferences is None or fraction == 0:  # spares building the transitions
+        _attach_rows(buffer, "segment", None, None, policy, fraction)
+        return
+    obs, acts, next_obs, terminated = preferences.transitions()
+    _attach_rows(buffer, "segment", (obs, acts, next_obs), terminated, policy, fraction)
+
+
+def _attach_rows(
+    buffer: ReplayBuffer,
+    kind: str,
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    terminated: np.ndarray | None,
+    policy: Any,
+    fraction: float,
+) -> None:
+    """``kind`` ("demo" or "segment") rows (observations, env-unit actions, next observations) into ``buffer``."""
+    if rows is None or fraction == 0:
         if isinstance(buffer, DemonstrationReplayBuffer):
-            buffer.segment_rows = None
+            setattr(buffer, f"{kind}_rows", None)
         return
     if not isinstance(buffer, DemonstrationReplayBuffer):
-        raise TypeError(f"segment_batch_fraction > 0 needs a DemonstrationReplayBuffer, got {type(buffer).__name__}")
-    obs, acts, next_obs, terminated = preferences.transitions()
-    buffer.set_segments(obs, np.clip(policy.scale_action(acts), -1.0, 1.0), next_obs, terminated, fraction)
+        raise TypeError(f"{kind}_batch_fraction > 0 needs a DemonstrationReplayBuffer, got {type(buffer).__name__}")
+    obs, acts, next_obs = rows
+    # The buffer holds the policy's scaled [-1, 1] actions; a reward net sees env units again.
+    scaled = np.clip(policy.scale_action(acts), -1.0, 1.0)
+    setter = buffer.set_demonstrations if kind == "demo" else buffer.set_segments
+    setter(obs, scaled, next_obs, terminated, fraction)
 
 
 class RelabelingReplayBuffer(DemonstrationReplayBuffer):
