@@ -5,7 +5,9 @@
     python -m benchmarks.compare runs/hopper/A runs/walker2d/B runs/halfcheetah/C --out runs/all
     python -m benchmarks.compare old_runs/ --env Hopper-v5      # from TensorBoard event files only
 
-Each RUN_DIR is a benchmark's ``--logdir``. Its runs are read from ``runs/*.json`` (written as each run
+Each RUN_DIR is a benchmark's ``--logdir``, or an env folder of ``benchmarks.inner_loop_sweep`` records
+(``runs_from_sweep``: its runs of AIHF at today's defaults and of CrossQ on the true reward count as ``aihf``,
+``aihf-demos`` and ``sac-true`` on CrossQ). A benchmark's runs are read from ``runs/*.json`` (written as each run
 finishes), else from ``results.json``, else from the TensorBoard event files under it (run folders named
 ``<method>[_prefs<N>]_seed<S>_<k>``, the ``eval/true_return`` scalar; the reference scores then come
 from the env's shipped dataset, so pass ``--env``). Runs from several folders are merged, e.g. a long
@@ -56,6 +58,47 @@ def runs_from_tensorboard(run_dir: Path, refs: dict) -> list[dict]:
     return runs
 
 
+# The inner-loop sweep's runs that are a benchmark method's run at today's defaults: variant, --set, method.
+SWEEP_METHODS = {
+    ("crossq-demo50-renorm5k", (("actor_averaging", None), ("demo_loss_weighting", "occupancy"))): "aihf",
+    ("crossq-true", (("actor_averaging", None),)): "sac-true",
+}
+ACTING_AVERAGE = "0.0002:0.1"  # AveragedActor's defaults (actor_averaging, actor_averaging_warmup)
+
+
+def runs_from_sweep(folder: Path) -> list[dict]:
+    """The runs among ``benchmarks.inner_loop_sweep`` records in ``folder`` that a benchmark would have made.
+
+    Kept: finished 150k runs with [64, 64] nets on the env's shipped ``expert-v0`` data whose variant and
+    settings are today's defaults (``SWEEP_METHODS``): AIHFCrossQ (``aihf``, ``aihf-demos`` without preferences)
+    and CrossQ on the true reward (``sac-true``, inner learner CrossQ). Their curves are those of the acting
+    average (``--averaged-actors 0.0002:0.1``), which is how a benchmark's models act; the sweep's runs acted
+    with the current actor (``actor_averaging=None``), which leaves the learning unchanged.
+    """
+    from aihf_control.data import default_dataset_id
+
+    runs = []
+    for path in sorted(folder.glob("*.json")):
+        record = json.loads(path.read_text())
+        key = (record.get("variant"), tuple(sorted(record.get("extra", {}).items())))
+        method = SWEEP_METHODS.get(key)
+        shipped = record.get("demonstrations") in (None, default_dataset_id(record.get("env", ""), "expert"))
+        acting = record.get("averaged_actors", {}).get(ACTING_AVERAGE)
+        full = record.get("finished") and record.get("timesteps") == 150_000 and record.get("net_arch") == [64, 64]
+        if method is None or not (shipped and full and acting) or record.get("preference_pool") is not None:
+            continue
+        refs = record["refs"]
+        span = refs["demonstrator"] - refs["random"]
+        returns = [refs["random"] + score / 100 * span for score in acting["scores"]]
+        num_prefs = record["num_prefs"] if method == "aihf" else None
+        if method == "aihf" and num_prefs == 0:
+            method, num_prefs = "aihf-demos", None
+        run = run_record(method, num_prefs, record["seed"], acting["steps"], returns, record["wall_times"], refs)
+        cost = {"wall_seconds": record["seconds"], "env_steps_per_second": record["timesteps"] / record["seconds"]}
+        runs.append({**run, "env_id": record["env"], "inner": "crossq", **cost})
+    return runs
+
+
 def load_runs(run_dir: Path, env_id: str | None) -> list[dict]:
     """The runs of one benchmark folder, each with its ``env_id`` and ``inner`` learner.
 
@@ -68,6 +111,8 @@ def load_runs(run_dir: Path, env_id: str | None) -> list[dict]:
         runs = [json.loads(path.read_text()) for path in records]
     elif results.is_file():
         runs = json.loads(results.read_text())["runs"]
+    elif any("variant" in json.loads(path.read_text()) for path in run_dir.glob("*.json")):
+        return runs_from_sweep(run_dir)
     elif env_id is None:
         raise SystemExit(f"{run_dir} holds no runs/*.json or results.json: pass --env to read its TensorBoard files")
     else:

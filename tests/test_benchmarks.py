@@ -167,3 +167,45 @@ def test_smoke_profile_runs_every_method_and_writes_results_plot_and_tensorboard
     # a second call with the same --logdir keeps the finished runs instead of repeating them
     again = main("Hopper-v5", ["--profile", "smoke", "--logdir", str(tmp_path / "out")])
     assert again["summary"] == results["summary"]
+
+
+def test_compare_reads_the_inner_loop_sweeps_runs_at_todays_defaults_with_the_acting_average(tmp_path):
+    from benchmarks.compare import load_runs
+
+    refs = {"random": 0.0, "demonstrator": 2_000.0}
+
+    def record(name: str, **changes) -> None:
+        fields = {
+            "env": "Hopper-v5",
+            "variant": "crossq-demo50-renorm5k",
+            "seed": 0,
+            "timesteps": 150_000,
+            "num_prefs": 500,
+            "demonstrations": None,
+            "preference_pool": None,
+            "net_arch": [64, 64],
+            "extra": {"actor_averaging": None, "demo_loss_weighting": "occupancy"},
+            "refs": refs,
+            "steps": [75_000, 150_000],
+            "returns": [100.0, 200.0],  # the current actor's: not what a benchmark's model acts with
+            "wall_times": [600.0, 1_200.0],
+            "seconds": 1_500.0,
+            "finished": True,
+            "averaged_actors": {"0.0002": {"steps": [75_000, 150_000], "scores": [1.0, 2.0]}},
+            **changes,
+        }
+        fields["averaged_actors"]["0.0002:0.1"] = {"steps": [75_000, 150_000], "scores": [50.0, 95.0]}
+        (tmp_path / f"{name}.json").write_text(json.dumps(fields))
+
+    record("aihf")
+    record("demos", num_prefs=0, seed=1)
+    record("true", variant="crossq-true", num_prefs=0, extra={"actor_averaging": None})
+    record("other_setting", extra={"actor_averaging": None, "demo_loss_weighting": "transitions"})
+    record("second_demonstrator", demonstrations="aihf/hopper/expert-v1")
+    record("screen", timesteps=50_000)
+    record("stopped", finished=False)
+    runs = {(run["method"], run["num_prefs"], run["seed"]): run for run in load_runs(tmp_path, None)}
+    assert set(runs) == {("aihf", 500, 0), ("aihf-demos", None, 1), ("sac-true", None, 0)}
+    aihf = runs["aihf", 500, 0]
+    assert aihf["returns"] == [1_000.0, 1_900.0] and aihf["steps_to_score_90"] == 150_000
+    assert aihf["inner"] == "crossq" and aihf["env_id"] == "Hopper-v5" and aihf["env_steps_per_second"] == 100.0
