@@ -23,6 +23,7 @@ import json
 import re
 from pathlib import Path
 
+from benchmarks.inner_loop_report import CPU_NET_ARCH, TARGET_ENV_STEPS
 from benchmarks.profiles import METHODS
 from benchmarks.report import headline, plot, report, run_record, save_json_atomically
 
@@ -84,7 +85,11 @@ def runs_from_sweep(folder: Path) -> list[dict]:
         method = SWEEP_METHODS.get(key)
         shipped = record.get("demonstrations") in (None, default_dataset_id(record.get("env", ""), "expert"))
         acting = record.get("averaged_actors", {}).get(ACTING_AVERAGE)
-        full = record.get("finished") and record.get("timesteps") == 150_000 and record.get("net_arch") == [64, 64]
+        full = (
+            record.get("finished")
+            and record.get("timesteps") == TARGET_ENV_STEPS
+            and record.get("net_arch") == CPU_NET_ARCH
+        )
         if method is None or not (shipped and full and acting) or record.get("preference_pool") is not None:
             continue
         refs = record["refs"]

@@ -135,10 +135,8 @@ class Preferences:
         """
         obs = np.concatenate([self.obs_1, self.obs_2])  # (2N, T, obs_dim)
         acts = np.concatenate([self.acts_1, self.acts_2])
-        no_padding = np.zeros(obs.shape[:2], dtype=bool)
-        absorbing = np.concatenate(
-            [no_padding[: len(self)] if a is None else a for a in (self.absorbing_1, self.absorbing_2)]
-        )
+        no_padding = np.zeros(self.obs_1.shape[:2], dtype=bool)  # (N, T), for a side without absorbing steps
+        absorbing = np.concatenate([no_padding if a is None else a for a in (self.absorbing_1, self.absorbing_2)])
         real = ~absorbing[:, :-1]  # (2N, T-1): steps with a successor in the segment
         terminated = absorbing[:, 1:][real]
         next_obs = np.where(absorbing[:, 1:, None], obs[:, :-1], obs[:, 1:])[real]
