@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.evaluation import evaluate_policy
@@ -37,6 +38,7 @@ from stable_baselines3.common.monitor import Monitor
 
 from aihf_control.sb3.averaged_actor import averaging_rate, update_average
 from aihf_control.sb3.checkpoint import latest_checkpoint
+from aihf_control.sb3.relabel_buffer import DemonstrationReplayBuffer, attach_demonstrations
 from benchmarks.inner_loop_report import CPU_NET_ARCH, TARGET_ENV_STEPS, parse_averaging, report_folder, table
 
 # Each variant: the inner algorithm and the AIHF arguments that differ from the library's defaults.
@@ -61,6 +63,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "crossq": ("AIHFCrossQ", {"demo_batch_fraction": 0.0}),
     "sac-true": ("SAC", {}),
     "crossq-true": ("CrossQ", {}),
+    # the inner loop with a perfect reward: half of each batch from the demonstrations, with the env rewards
+    # the dataset recorded for them (RLPD's setting). What AIHF's r_θ would reach if it were the env's reward.
+    "crossq-true-demo50": ("CrossQ", {"demo_batch_fraction": 0.5}),
 }
 
 
@@ -143,9 +148,37 @@ def build_model(variant: str, env: Any, demos: Any, prefs: Any, net_arch: list[i
         **extra.get("policy_kwargs", {}),
     }
     if algorithm in ("SAC", "CrossQ"):  # the references: the true reward (the other variants never read it)
+        if arguments.pop("demo_batch_fraction", 0.0) > 0:  # the rows are attached by run_one
+            arguments["replay_buffer_class"] = DemonstrationReplayBuffer
         return {"SAC": AveragedSAC, "CrossQ": AveragedCrossQ}[algorithm]("MlpPolicy", env, **arguments)
     cls = getattr(aihf_control, algorithm)
     return cls("MlpPolicy", env, demonstrations=demos, preferences=prefs, **{"reward_net_arch": net_arch, **arguments})
+
+
+def reference_demo_fraction(variant: str, extra: dict) -> float:
+    """The share of demonstration rows in a true-reward reference's batches (0 for AIHF's variants)."""
+    algorithm, kwargs = VARIANTS[variant]
+    if algorithm not in ("SAC", "CrossQ"):
+        return 0.0
+    return float({**kwargs, **extra}.get("demo_batch_fraction", 0.0))
+
+
+def attach_rewarded_demonstrations(model: Any, demos: Any, trajectories: list, fraction: float) -> None:
+    """Put ``demos`` into ``fraction`` of every batch of a true-reward reference, each row with the env reward
+    the dataset recorded for it (found in ``trajectories``, the dataset's episodes, by its observation and
+    action)."""
+    recorded = {}
+    for trajectory in trajectories:
+        for obs, act, reward in zip(trajectory.obs, trajectory.acts, trajectory.rewards, strict=True):
+            recorded[np.float32(obs).tobytes() + np.float32(act).tobytes()] = float(reward)
+    keys = [np.float32(o).tobytes() + np.float32(a).tobytes() for o, a in zip(demos.obs, demos.acts, strict=True)]
+    missing = sum(key not in recorded for key in keys)
+    if missing:
+        raise ValueError(f"{missing} of {len(keys)} demonstration rows are not in the dataset's episodes")
+    attach_demonstrations(model.replay_buffer, demos, model.policy, fraction)
+    buffer = model.replay_buffer
+    rewards = torch.as_tensor([recorded[key] for key in keys], dtype=torch.float32, device=buffer.device)
+    buffer.demo_rows = buffer.demo_rows._replace(rewards=rewards.reshape(-1, 1))
 
 
 def run_one(job: dict) -> dict:
@@ -186,6 +219,9 @@ def run_one(job: dict) -> dict:
         evaluation.restore_state(saved)
         averaged.curves.update(saved.get("averaged", {}))
         print(f"{path.stem}: resuming from {resumed_from} ({model.num_timesteps} env steps done)", flush=True)
+    reference_share = reference_demo_fraction(job["variant"], job["extra"])
+    if reference_share > 0:  # not pickled with the buffer: attached anew after a resume too
+        attach_rewarded_demonstrations(model, demos, load_trajectories(demo_id, env=env), reference_share)
     saves = ResumableCheckpointCallback(
         job["checkpoint_freq"],
         checkpoints,

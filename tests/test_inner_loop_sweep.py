@@ -57,6 +57,31 @@ def test_the_true_reward_reference_is_the_inner_loop_of_aihf_crossq():
     assert {m.warmup_steps for m in model.policy.modules() if hasattr(m, "warmup_steps")} == {5_000}
 
 
+def test_the_perfect_reward_reference_gets_demonstration_rows_with_the_rewards_the_dataset_recorded():
+    gym = pytest.importorskip("gymnasium")
+    from aihf_control.data import load_demonstrations, load_trajectories
+    from benchmarks.inner_loop_sweep import attach_rewarded_demonstrations, reference_demo_fraction
+
+    env = gym.make("Hopper-v5")
+    demos = load_demonstrations("aihf/hopper/expert-v0", env=env, num_transitions=300, seed=1)
+    episodes = load_trajectories("aihf/hopper/expert-v0", env=env)
+    model = build_model("crossq-true-demo50", env, demos, None, [16, 16], 0, {"learning_starts": 10})
+    assert reference_demo_fraction("crossq-true-demo50", {}) == 0.5
+    assert reference_demo_fraction("crossq-demo50-renorm5k", {}) == 0.0  # AIHF's rows get r_θ, not env rewards
+    attach_rewarded_demonstrations(model, demos, episodes, 0.5)
+    model.learn(40)
+    batch = model.replay_buffer.sample(64)
+    own, demo = batch.rewards[:32].flatten(), batch.rewards[32:].flatten()
+    assert not demo.isnan().any() and (own != 0).all()
+    # each demonstration row's reward is the one recorded at that (s, a) in the dataset's episodes
+    by_row = {(tuple(o), tuple(a)): r for t in episodes for o, a, r in zip(t.obs, t.acts, t.rewards)}
+    first = demos.obs[0], demos.acts[0]
+    rows = model.replay_buffer.demo_rows
+    assert rows.rewards[0].item() == pytest.approx(by_row[tuple(first[0]), tuple(first[1])])
+    with pytest.raises(ValueError, match="not in the dataset"):
+        attach_rewarded_demonstrations(model, demos, episodes[:1], 0.5)
+
+
 def test_averaged_actors_are_measured_alongside_and_reported_as_runs_of_their_own(tmp_path, capsys):
     import json
 
