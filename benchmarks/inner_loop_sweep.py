@@ -65,6 +65,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "crossq-true": ("CrossQ", {}),
     # the inner loop with a perfect reward: half of each batch from the demonstrations, with the env rewards
     # the dataset recorded for them (RLPD's setting). What AIHF's r_θ would reach if it were the env's reward.
+    # (sac-true-demo50: the same on SAC, which has no batch renormalisation over the mixed rows)
     "crossq-true-demo50": ("CrossQ", {"demo_batch_fraction": 0.5}),
     "sac-true-demo50": ("SAC", {"demo_batch_fraction": 0.5}),
 }

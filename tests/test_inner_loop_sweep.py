@@ -74,7 +74,7 @@ def test_the_perfect_reward_reference_gets_demonstration_rows_with_the_rewards_t
     own, demo = batch.rewards[:32].flatten(), batch.rewards[32:].flatten()
     assert not demo.isnan().any() and (own != 0).all()
     # each demonstration row's reward is the one recorded at that (s, a) in the dataset's episodes
-    by_row = {(tuple(o), tuple(a)): r for t in episodes for o, a, r in zip(t.obs, t.acts, t.rewards)}
+    by_row = {(tuple(o), tuple(a)): r for t in episodes for o, a, r in zip(t.obs, t.acts, t.rewards, strict=True)}
     first = demos.obs[0], demos.acts[0]
     rows = model.replay_buffer.demo_rows
     assert rows.rewards[0].item() == pytest.approx(by_row[tuple(first[0]), tuple(first[1])])
