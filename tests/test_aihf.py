@@ -17,6 +17,7 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.monitor import Monitor
 
 from aihf_control import AIHF, Demonstrations, Preferences, RelabelingReplayBuffer, TrueReturnEvalCallback
+from aihf_control.algos.aihf.reward_step import joint_reward_loss
 
 STEPS = 300
 
@@ -105,6 +106,42 @@ def test_preference_weight_zero_ignores_preferences(hopper_demos, hopper_prefs, 
     model._update_reward()
     assert "reward/demo_loss" in model.logger.name_to_value
     assert "reward/pref_loss" not in model.logger.name_to_value
+
+
+@pytest.mark.parametrize("ensemble_size", [1, 3])
+def test_the_minimised_loss_is_the_weighted_sum_of_the_logged_terms(
+    hopper_demos, hopper_prefs, small_aihf_kwargs, ensemble_size
+):
+    model = make_model(
+        gym.make("Hopper-v5"),
+        small_aihf_kwargs,
+        demos=hopper_demos,
+        prefs=hopper_prefs,
+        demo_weight=0.7,
+        preference_weight=2.0,
+        reward_gradient_penalty=5.0,
+        reward_ensemble_size=ensemble_size,
+    )
+    model.learn(150)
+    step = joint_reward_loss(
+        model.reward_net,
+        model._feedback,
+        model._recent_policy_transitions(),
+        use_demos=True,
+        use_prefs=True,
+        demo_weight=0.7,
+        preference_weight=2.0,
+        gradient_penalty_weight=5.0,
+        reward_batch_size=32,
+        preference_batch_size=8,
+        gamma=model.gamma,
+        absorbing_state=True,
+        occupancy_masses=model._occupancy_masses,
+    )
+    # Each ensemble member gets its whole loss (× E): the logged terms are the members' means.
+    expected = ensemble_size * (0.7 * step.demo_loss + 2.0 * step.preference_loss + 5.0 * step.gradient_penalty)
+    assert step.loss.item() == pytest.approx(expected, rel=1e-5)
+    assert step.preference_loss > 0 and step.gradient_penalty >= 0
 
 
 def add_policy_steps_near(model: AIHF, demos: Demonstrations, terminated: bool) -> None:

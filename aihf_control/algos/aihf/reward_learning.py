@@ -4,7 +4,8 @@ SB3's off-policy learners (``class AIHF(AIHFRewardLearning, SAC)``; TQC and Cros
 Glue only: the objective is in ``aihf_control.rewards.losses``, the reward net in
 ``aihf_control.rewards.nets``, the relabelling and the demonstration rows in ``aihf_control.sb3.relabel_buffer``.
 Next to this file: the feedback's checks and tensors (``feedback``), the agent's recent steps (``recent_steps``),
-the logged reward metrics (``reward_metrics``) and the NaN/inf checks (``nonfinite_checks``).
+the joint loss on one drawn batch (``reward_step``), the logged reward metrics (``reward_metrics``) and the NaN/inf
+checks (``nonfinite_checks``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from aihf_control.algos.aihf.feedback import (
     check_feedback_arguments,
     check_usable_feedback,
     feedback_tensors,
-    preference_returns,
 )
 from aihf_control.algos.aihf.nonfinite_checks import (
     check_finite_inner_losses,
@@ -33,12 +33,13 @@ from aihf_control.algos.aihf.nonfinite_checks import (
 )
 from aihf_control.algos.aihf.recent_steps import PolicyTransitions, recent_episodes, recent_transitions
 from aihf_control.algos.aihf.reward_metrics import reward_metrics
+from aihf_control.algos.aihf.reward_step import joint_reward_loss
 from aihf_control.data.defaults import shipped_feedback
 from aihf_control.data.demos import Demonstrations
 from aihf_control.data.online import OnlinePreferenceGatherer
 from aihf_control.data.preferences import Preferences
 from aihf_control.data.teachers import ScriptedTeacher
-from aihf_control.rewards.losses import absorbing_mass, aihf_loss, demo_loss, ensemble_gradient_penalty, preference_loss
+from aihf_control.rewards.losses import absorbing_mass
 from aihf_control.rewards.nets import RewardNet
 from aihf_control.sb3.actor_rows import actor_gradient_from_own_rows
 from aihf_control.sb3.checkpoint import keep_last_good
@@ -437,53 +438,36 @@ class AIHFRewardLearning(CheckedLoad):
                 "this AIHF model has no feedback to learn its reward from (a loaded model does not keep its data): "
                 "call model.set_feedback(demonstrations=..., preferences=...) before learn()"
             )
-        net, gamma, absorbing = self.reward_net, self.gamma, self.absorbing_state
+        net = self.reward_net
         recent = self._recent_policy_transitions()
-        demo_losses, pref_losses, penalties = [], [], []
+        logged = []
         for step in range(self.reward_gradient_steps):
-            # Rewards and returns carry a leading ensemble dimension E: each member gets its own loss
-            # terms (the losses average over all leading dimensions), so members learn independently.
-            demo_r = policy_r = r1 = r2 = labels = penalty = demo_mass = policy_mass = None
-            if use_demos:
-                d = torch.as_tensor(np.random.randint(0, len(fb.demo_obs), self.reward_batch_size), device=self.device)
-                p = torch.as_tensor(np.random.randint(0, len(recent.obs), self.reward_batch_size), device=self.device)
-                demo_r = net.member_transition_rewards(
-                    fb.demo_obs[d], fb.demo_acts[d], fb.demo_terminated[d], gamma, absorbing
-                )  # (E, B)
-                policy_r = net.member_transition_rewards(
-                    recent.obs[p], recent.acts[p], recent.terminated[p], gamma, absorbing
-                )
-                demo_mass, policy_mass = self._occupancy_masses(fb.demo_terminated[d], recent.terminated[p])
-                demo_losses.append(demo_loss(demo_r, policy_r, demo_mass, policy_mass).item())
-                if self.reward_gradient_penalty > 0:
-                    demo_features = net.features(fb.demo_obs[d], fb.demo_acts[d])
-                    policy_features = net.features(recent.obs[p], recent.acts[p])
-                    penalty = ensemble_gradient_penalty(
-                        net.member_reward_of_features, net.ensemble_size, demo_features, policy_features
-                    )
-                    penalties.append(penalty.item() / net.ensemble_size)
-            if use_prefs:
-                q = torch.as_tensor(
-                    np.random.randint(0, len(fb.pref_labels), self.preference_batch_size), device=self.device
-                )
-                r1, r2 = preference_returns(fb, net, q, absorbing, members=True)  # (E, B), (E, B)
-                labels = fb.pref_labels[q]
-            # The losses average over the E members; × E gives each member its whole loss, as a lone net gets
-            # (so Adam's weight decay keeps the same strength relative to the gradient whatever E is).
-            loss = net.ensemble_size * aihf_loss(
-                demo_r, policy_r, r1, r2, labels, self.demo_weight, self.preference_weight, demo_mass, policy_mass
+            step_loss = joint_reward_loss(
+                net,
+                fb,
+                recent,
+                use_demos=use_demos,
+                use_prefs=use_prefs,
+                demo_weight=self.demo_weight,
+                preference_weight=self.preference_weight,
+                gradient_penalty_weight=self.reward_gradient_penalty,
+                reward_batch_size=self.reward_batch_size,
+                preference_batch_size=self.preference_batch_size,
+                gamma=self.gamma,
+                absorbing_state=self.absorbing_state,
+                occupancy_masses=self._occupancy_masses,
             )
-            if penalty is not None:
-                loss = loss + self.reward_gradient_penalty * penalty
-            check_finite_reward_loss(loss, self.reward_updates, step, self.num_timesteps)
-            if use_prefs:
-                pref_losses.append(preference_loss(r1, r2, labels).item())
+            check_finite_reward_loss(step_loss.loss, self.reward_updates, step, self.num_timesteps)
+            logged.append(step_loss[1:])  # the demo loss, preference loss and penalty: floats or None
             self.reward_optimizer.zero_grad()
-            loss.backward()
+            step_loss.loss.backward()
             # Checked before the step: the parameters stay those of the last good update.
             check_finite_reward_gradients(net, self.reward_updates, step, self.num_timesteps)
             self.reward_optimizer.step()
         self.reward_updates += 1
+        demo_losses, pref_losses, penalties = (
+            [v for v in column if v is not None] for column in zip(*logged, strict=True)
+        )
         if penalties:
             self.logger.record("reward/gradient_penalty", float(np.mean(penalties)))
         self._log_reward_metrics(demo_losses, pref_losses, recent)
