@@ -17,7 +17,7 @@ import pytest
 import torch
 from stable_baselines3 import SAC
 
-import aihf_control.algos.aihf.reward_learning as reward_learning_module
+import aihf_control.algos.aihf.reward_step as reward_step_module
 from aihf_control import (
     AIHF,
     IPL,
@@ -193,7 +193,7 @@ def test_nan_loss_stops_training_and_saves_the_last_good_state(
     model = make_model(pendulum_feedback, small_aihf_kwargs)
     model.learn(250)
     reward_before = {k: v.clone() for k, v in model.reward_net.state_dict().items()}
-    monkeypatch.setattr(reward_learning_module, "aihf_loss", lambda *args: torch.tensor(float("nan")))
+    monkeypatch.setattr(reward_step_module, "aihf_loss", lambda *args: torch.tensor(float("nan")))
     with pytest.raises(NonFiniteError, match=r"reward loss became nan at reward update 2, gradient step 0 \(env step"):
         model.learn(  # the checkpoint callback is found inside a list of callbacks too
             100,
