@@ -15,6 +15,7 @@ so termination handling matters there. Any other env takes a demonstrator saved 
         --timesteps 100000 --eval-freq 5000 --learning-starts 5000
     python -m benchmarks.schedule_sweep --variants default --seeds 0 --inner crossq \
         --averaged-actors 0.0002 0.0002:0.1      # the current actor acts; averages of it evaluated alongside
+    python -m benchmarks.schedule_sweep --variants default --set reward_gradient_penalty=10   # any model argument
 
 Writes a JSON file (``--json``) and prints a markdown table.
 """
@@ -34,7 +35,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.monitor import Monitor
 
 from aihf_control import AIHF, AIHFCrossQ, Demonstrations, TrueReturnEvalCallback, record_demonstrations
-from benchmarks.inner_loop_sweep import AveragedActors, averaging_spec
+from benchmarks.inner_loop_sweep import AveragedActors, averaging_spec, model_setting
 from examples.scripted_experts import SCRIPTED_EXPERTS, expert_demonstrations, mean_return
 
 
@@ -118,8 +119,13 @@ def main() -> None:
     parser.add_argument(
         "--threshold", type=float, help="return that counts as solved (default: a normalised score of 90)"
     )
+    parser.add_argument(
+        "--set", nargs="*", type=model_setting, default=[], metavar="KEY=VALUE",
+        help="model arguments over every variant's (not zero-reward), values in JSON: reward_gradient_penalty=10",
+    )  # fmt: skip
     parser.add_argument("--json", default="schedule_sweep.json", help="where to write the results")
     args = parser.parse_args()
+    overrides = dict(args.set)
     torch.set_num_threads(1)  # small nets: one thread is fastest and reproducible on a CPU
 
     results = []
@@ -143,8 +149,11 @@ def main() -> None:
                     demonstrations=demos,
                     reward_net_arch=args.net_arch,
                     **common,
-                    **VARIANTS[name].kwargs,
-                    **({"actor_averaging": None} if args.averaged_actors else {}),
+                    **{
+                        **VARIANTS[name].kwargs,
+                        **({"actor_averaging": None} if args.averaged_actors else {}),
+                        **overrides,  # --set wins over the variant
+                    },
                 )
             evaluation = TrueReturnEvalCallback(
                 Monitor(gym.make(args.env)), eval_freq=args.eval_freq, n_eval_episodes=5
@@ -173,7 +182,7 @@ def main() -> None:
                     curve=curve,
                     averaged_actors=averages,
                     wall_s=time.perf_counter() - start,
-                    kwargs=VARIANTS[name].kwargs,
+                    kwargs={**VARIANTS[name].kwargs, **overrides},
                 )
             )
             print(

@@ -177,6 +177,34 @@ def test_the_schedule_sweep_evaluates_averages_of_a_crossq_actor_alongside(tmp_p
     assert run["kwargs"] == {} and run["final_return"] != run["averaged_actors"]["0.0002:0.1"]["final_return"]
 
 
+def test_the_schedule_sweeps_settings_win_over_the_variants(tmp_path, monkeypatch):
+    import json
+    import sys
+
+    from aihf_control import AIHF
+    from benchmarks import schedule_sweep
+
+    built = []
+
+    class RecordedAIHF(AIHF):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(schedule_sweep, "AIHF", RecordedAIHF)
+    out = tmp_path / "sweep.json"
+    argv = ["schedule_sweep", "--variants", "1k-20", "--seeds", "0", "--timesteps", "200", "--eval-freq", "200"]
+    argv += ["--num-demos", "200", "--learning-starts", "100", "--json", str(out)]
+    argv += ["--set", "reward_gradient_penalty=10", "demo_batch_fraction=0.25"]  # 1k-20 sets 0 and 0
+    monkeypatch.setattr(sys, "argv", argv)
+    schedule_sweep.main()
+    (model,) = built
+    assert model.reward_gradient_penalty == 10.0 and model.demo_batch_fraction == 0.25
+    assert model.reward_gradient_steps == 20  # the variant's own settings stay
+    (run,) = json.loads(out.read_text())["results"]
+    assert run["kwargs"]["reward_gradient_penalty"] == 10 and run["kwargs"]["demo_batch_fraction"] == 0.25
+
+
 @pytest.mark.parametrize(
     ("setting", "message"),
     [("demo_loss_weighting=occupancy", "must be JSON"), ("reward_gradient_penalty", "KEY=VALUE"), ("=1", "KEY=VALUE")],
