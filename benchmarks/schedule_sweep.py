@@ -73,7 +73,7 @@ VARIANTS = {
         "1k-20 + gradient penalty 1 + policy_window 10k (the defaults before demonstration batches)",
         _schedule(1_000, 20, reward_gradient_penalty=1.0, policy_window=10_000),
     ),
-    "default": Variant("AIHF's defaults: default-no-batches + half of every SAC batch from the demonstrations", {}),
+    "default": Variant("AIHF's defaults of this version (no argument changed)", {}),
     "zero-reward": Variant("control: plain SAC on a reward of 0 (no feedback at all)", {}),
 }
 
