@@ -139,6 +139,8 @@ def main() -> None:
             )
             start = time.perf_counter()
             common = dict(learning_starts=args.learning_starts, policy_kwargs=dict(net_arch=args.net_arch), seed=seed)
+            # --set wins over the variant; the zero-reward control is plain SAC and takes neither
+            settings = {} if name == "zero-reward" else {**VARIANTS[name].kwargs, **overrides}
             if name == "zero-reward":  # the control: what SAC learns from no reward at all
                 zero_env = gym.wrappers.TransformReward(gym.make(args.env), lambda r: 0.0)
                 model = SAC("MlpPolicy", zero_env, **common)
@@ -149,11 +151,7 @@ def main() -> None:
                     demonstrations=demos,
                     reward_net_arch=args.net_arch,
                     **common,
-                    **{
-                        **VARIANTS[name].kwargs,
-                        **({"actor_averaging": None} if args.averaged_actors else {}),
-                        **overrides,  # --set wins over the variant
-                    },
+                    **{**({"actor_averaging": None} if args.averaged_actors else {}), **settings},
                 )
             evaluation = TrueReturnEvalCallback(
                 Monitor(gym.make(args.env)), eval_freq=args.eval_freq, n_eval_episodes=5
@@ -182,7 +180,7 @@ def main() -> None:
                     curve=curve,
                     averaged_actors=averages,
                     wall_s=time.perf_counter() - start,
-                    kwargs={**VARIANTS[name].kwargs, **overrides},
+                    kwargs=settings,
                 )
             )
             print(
