@@ -136,7 +136,7 @@ def test_the_minimised_loss_is_the_weighted_sum_of_the_logged_terms(
         preference_batch_size=8,
         gamma=model.gamma,
         absorbing_state=True,
-        occupancy_masses=model._occupancy_masses,
+        demo_loss_weighting=model.demo_loss_weighting,
     )
     # Each ensemble member gets its whole loss (× E): the logged terms are the members' means.
     expected = ensemble_size * (0.7 * step.demo_loss + 2.0 * step.preference_loss + 5.0 * step.gradient_penalty)
@@ -169,13 +169,14 @@ def test_absorbing_reward_is_learned_from_the_demo_loss(tmp_path, hopper_demos, 
     assert (after > before) if demos_terminate else (after < before)
 
 
-@pytest.mark.parametrize("weighting", ["transitions", "occupancy"])
+@pytest.mark.parametrize("weighting", ["transitions", "occupancy", "separate_falls"])
 def test_a_falling_policy_drags_the_whole_reward_down_unless_the_demo_loss_weighs_occupancies(
     tmp_path, hopper_demos, small_aihf_kwargs, weighting
 ):
     """Every policy step ends in a fall, no demonstrated one does. Per transition, each fall adds γ/(1-γ)·r_abs to
     the policy's side, so lowering r_θ everywhere lowers the loss: r_θ(demo) falls with it. Over normalised
-    occupancies a constant does not change the loss: r_θ(demo) rises and r_abs falls."""
+    occupancies (or with the falls in a term of their own) a constant does not change the loss: r_θ(demo) rises
+    and r_abs falls."""
     model = make_model(
         gym.make("Hopper-v5"),
         small_aihf_kwargs,
@@ -188,18 +189,28 @@ def test_a_falling_policy_drags_the_whole_reward_down_unless_the_demo_loss_weigh
     csv_logger(model, tmp_path)
     add_policy_steps_near(model, hopper_demos, terminated=True)
     demo_obs, demo_acts = (torch.as_tensor(x[:256], dtype=torch.float32) for x in (hopper_demos.obs, hopper_demos.acts))
-    before, absorbing_before = (
-        model.reward_net(demo_obs, demo_acts).mean().item(),
-        model.reward_net.absorbing_reward().item(),
-    )
+    policy = model._recent_policy_transitions()
+
+    def levels() -> tuple[float, float, float]:
+        net = model.reward_net
+        demo_r, policy_r = net(demo_obs, demo_acts).mean().item(), net(policy.obs, policy.acts).mean().item()
+        return demo_r, policy_r, net.absorbing_reward().item()
+
+    before, policy_before, absorbing_before = levels()
     model._update_reward()
-    after = model.reward_net(demo_obs, demo_acts).mean().item()
-    assert model.reward_net.absorbing_reward().item() < absorbing_before
-    assert (after > before) if weighting == "occupancy" else (after < before - 1.0)
+    after, policy_after, absorbing_after = levels()
+    assert absorbing_after < absorbing_before
+    if weighting == "transitions":
+        assert after < before - 1.0
+    elif weighting == "occupancy":  # the policy's real steps weigh 1/(1 + γ/(1-γ)) here: r_θ(demo) rises
+        assert after > before
+    else:  # the contrast at full weight lowers the policy's steps (near the demonstrations) without a drift
+        assert after - policy_after > before - policy_before + 1.0 and after > before - 0.5
 
 
 def test_an_unknown_demo_loss_weighting_is_refused(hopper_demos, small_aihf_kwargs):
-    with pytest.raises(ValueError, match="demo_loss_weighting must be 'transitions' or 'occupancy', got 'steps'"):
+    expected = "demo_loss_weighting must be one of 'occupancy', 'separate_falls', 'transitions', got 'steps'"
+    with pytest.raises(ValueError, match=expected):
         make_model(gym.make("Hopper-v5"), small_aihf_kwargs, demos=hopper_demos, demo_loss_weighting="steps")
 
 

@@ -250,3 +250,29 @@ def test_demo_loss_with_occupancy_masses_ignores_a_constant_added_to_the_reward(
     assert loss(-1.0, False).item() == pytest.approx(loss(0.0, False).item() - k / 3)
     # the weighted means: policy (0.5 - 0.5 + 99·(-2) + 0) / 102, demonstrations 1.5
     assert loss(0.0, True).item() == pytest.approx((0.5 - 0.5 - 99 * 2.0) / 102 - 1.5)
+
+
+def test_separate_falls_demo_loss_is_the_occupancy_loss_with_the_real_transitions_at_full_weight():
+    # The policy's second transition ends in a fall; the rewards are the real transitions' (no absorbing term).
+    from aihf_control.rewards.losses import absorbing_mass, absorbing_share, separate_falls_demo_loss
+
+    gamma, k = 0.99, 0.99 / 0.01
+    demo, policy, r_abs = t(1.0, 2.0), t(0.5, -0.5, 0.0), torch.tensor(-2.0)
+    demo_terminated, terminated = t(0.0, 0.0), t(0.0, 1.0, 0.0)
+    q_demo, q_policy = absorbing_share(demo_terminated, gamma), absorbing_share(terminated, gamma)
+    assert (q_demo.item(), q_policy.item()) == pytest.approx((0.0, 99 / 102))
+
+    def separate(shift: float) -> float:
+        return separate_falls_demo_loss(demo + shift, policy + shift, r_abs + shift, q_demo, q_policy).item()
+
+    # contrast (0 - 1.5) at full weight, plus the falls: q_π·(r_abs - mean r(demo))
+    assert separate(0.0) == pytest.approx(-1.5 + 99 / 102 * (-2.0 - 1.5))
+    assert separate(5.0) == pytest.approx(separate(0.0))  # a constant added to r_θ, r_abs included, changes nothing
+    # over occupancies the same terms, the contrast weighed by 1 - q_π
+    occupancy = demo_loss(
+        demo, policy + terminated * k * r_abs, absorbing_mass(demo_terminated, gamma), absorbing_mass(terminated, gamma)
+    ).item()
+    assert occupancy == pytest.approx((1 - 99 / 102) * -1.5 + 99 / 102 * (-2.0 - 1.5))
+    # without falls it is the plain loss
+    no_falls = separate_falls_demo_loss(demo, policy, r_abs, q_demo, absorbing_share(t(0.0, 0.0, 0.0), gamma))
+    assert no_falls.item() == pytest.approx(demo_loss(demo, policy).item())

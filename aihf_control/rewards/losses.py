@@ -15,6 +15,7 @@ With ``demo_weight=0`` the joint loss is exactly the RLHF reward loss; with
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -50,6 +51,52 @@ def absorbing_mass(terminated: torch.Tensor, gamma: float) -> torch.Tensor:
     """:param terminated: (B,) 1 where the transition ends in a true termination  :param gamma: the discount
     :return: (B,) 1 + γ/(1-γ) where terminated, else 1: the transition and the absorbing steps it stands for"""
     return 1.0 + terminated.float() * (gamma / (1.0 - gamma))
+
+
+def absorbing_share(terminated: torch.Tensor, gamma: float) -> torch.Tensor:
+    """:param terminated: (B,) 1 where the transition ends in a true termination  :param gamma: the discount
+    :return: () q, the absorbing state's share of the occupancy these transitions stand for (0 without a fall)"""
+    return 1.0 - len(terminated) / absorbing_mass(terminated, gamma).sum()
+
+
+class Falls(NamedTuple):
+    """What ``separate_falls_demo_loss`` needs besides the real transitions' rewards."""
+
+    absorbing_reward: torch.Tensor  # (...,) r_abs (leading dimensions: ensemble members)
+    demo_absorbing_share: torch.Tensor  # () q_demo
+    policy_absorbing_share: torch.Tensor  # () q_π
+
+
+def separate_falls_demo_loss(
+    demo_rewards: torch.Tensor,
+    policy_rewards: torch.Tensor,
+    absorbing_reward: torch.Tensor,
+    demo_absorbing_share: torch.Tensor,
+    policy_absorbing_share: torch.Tensor,
+) -> torch.Tensor:
+    """ML-IRL loss with the falls in a term of their own: ``(mean r(π) - mean r(demo)) + (q_π - q_demo)·(r_abs -
+    mean r(demo))``, the means over real transitions (without the absorbing steps) and q the absorbing state's
+    share of each side's occupancy (``absorbing_share``).
+
+    ``demo_loss`` over occupancies is ``(1 - q_π)·(mean r(π) - mean r(demo)) + (q_π - q_demo)·(r_abs - mean
+    r(demo))``: while the policy falls often its real transitions weigh little (1 - q_π is 0.07 at one fall in
+    every 7 steps, γ = 0.99), so r_θ learns to put the falls below the demonstrations long before it ranks the
+    policy's own actions below the demonstrator's. This form keeps the first term at full weight. Both forms are
+    unchanged by a constant added to r_θ (r_abs included) and reach their fixed point when the policy's
+    occupancy is the demonstrator's.
+
+    :param demo_rewards: (..., B_demo) r_θ on demonstrated transitions, without the absorbing-state term
+        (leading dimensions: ensemble members)
+    :param policy_rewards: (..., B_pi) r_θ on transitions of the current policy, without it
+    :param absorbing_reward: (...,) r_abs, the absorbing state's reward
+    :param demo_absorbing_share: () q_demo, ``absorbing_share`` of the demonstrated transitions
+    :param policy_absorbing_share: () q_π, ``absorbing_share`` of the policy's transitions
+    :return: scalar loss
+    """
+    demo_mean = demo_rewards.mean(-1)  # (...,)
+    contrast = policy_rewards.mean(-1) - demo_mean
+    falls = (policy_absorbing_share - demo_absorbing_share) * (absorbing_reward - demo_mean)
+    return (contrast + falls).mean()
 
 
 def preference_loss(returns_1: torch.Tensor, returns_2: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -142,6 +189,7 @@ def aihf_loss(
     preference_weight: float = 1.0,
     demo_mass: torch.Tensor | None = None,
     policy_mass: torch.Tensor | None = None,
+    falls: Falls | None = None,
 ) -> torch.Tensor:
     """The joint AIHF reward loss ``demo_weight · L_demo + preference_weight · L_pref``.
 
@@ -158,15 +206,22 @@ def aihf_loss(
     :param preference_weight: weight λ of the preference term
     :param demo_mass: (B_demo,) occupancy masses of the demonstrated transitions, or None (see ``demo_loss``)
     :param policy_mass: (B_pi,) the same for the policy's transitions, or None
+    :param falls: r_abs and both sides' absorbing shares: L_demo is then ``separate_falls_demo_loss`` and the
+        demo and policy rewards are those of the real transitions (no masses); None: ``demo_loss``
     :return: scalar loss
     """
+    if falls is not None and (demo_mass is not None or policy_mass is not None):
+        raise ValueError("aihf_loss takes occupancy masses or falls for L_demo, not both")
     use_demos = demo_weight != 0 and demo_rewards is not None and policy_rewards is not None
     use_prefs = preference_weight != 0 and returns_1 is not None and returns_2 is not None and labels is not None
     if not (use_demos or use_prefs):
         raise ValueError("aihf_loss got no term to compute: pass demo rewards, preference returns, or both")
     loss = 0.0
     if use_demos:
-        loss = loss + demo_weight * demo_loss(demo_rewards, policy_rewards, demo_mass, policy_mass)
+        if falls is None:
+            loss = loss + demo_weight * demo_loss(demo_rewards, policy_rewards, demo_mass, policy_mass)
+        else:
+            loss = loss + demo_weight * separate_falls_demo_loss(demo_rewards, policy_rewards, *falls)
     if use_prefs:
         loss = loss + preference_weight * preference_loss(returns_1, returns_2, labels)
     return loss

@@ -18,6 +18,8 @@ from aihf_control.data.preferences import Preferences
 from aihf_control.data.teachers import ScriptedTeacher
 from aihf_control.rewards.nets import RewardNet
 
+DEMO_LOSS_WEIGHTINGS = ("occupancy", "separate_falls", "transitions")
+
 
 @dataclass
 class FeedbackTensors:
@@ -42,12 +44,13 @@ def check_feedback_arguments(
 
     :param demonstrations: a ``Demonstrations`` or None
     :param preferences: a ``Preferences`` or None
-    :param demo_loss_weighting: ``"transitions"`` or ``"occupancy"``
+    :param demo_loss_weighting: ``"occupancy"``, ``"separate_falls"`` or ``"transitions"``
     :param preference_source: ``"offline"`` or ``"online"``
     :param teacher: a ``ScriptedTeacher`` with ``"online"``, None with ``"offline"``
     """
-    if demo_loss_weighting not in ("transitions", "occupancy"):
-        raise ValueError(f"demo_loss_weighting must be 'transitions' or 'occupancy', got {demo_loss_weighting!r}")
+    if demo_loss_weighting not in DEMO_LOSS_WEIGHTINGS:
+        choices = ", ".join(map(repr, DEMO_LOSS_WEIGHTINGS))
+        raise ValueError(f"demo_loss_weighting must be one of {choices}, got {demo_loss_weighting!r}")
     if preference_source not in ("offline", "online"):
         raise ValueError(f"preference_source must be 'offline' or 'online', got {preference_source!r}")
     online = preference_source == "online"

@@ -39,7 +39,6 @@ from aihf_control.data.demos import Demonstrations
 from aihf_control.data.online import OnlinePreferenceGatherer
 from aihf_control.data.preferences import Preferences
 from aihf_control.data.teachers import ScriptedTeacher
-from aihf_control.rewards.losses import absorbing_mass
 from aihf_control.rewards.nets import RewardNet
 from aihf_control.sb3.actor_rows import actor_gradient_from_own_rows
 from aihf_control.sb3.checkpoint import keep_last_good
@@ -113,7 +112,10 @@ class AIHFRewardLearning(CheckedLoad):
     :param absorbing_state: learn the reward of an absorbing state after true terminations (see above)
     :param demo_loss_weighting: ``"occupancy"``: L_demo's means are over normalised occupancies, a transition
         that ends in a true termination counting with the γ/(1-γ) absorbing steps whose reward it carries, so a
-        constant added to r_θ leaves L_demo unchanged; ``"transitions"`` (the earlier default, which files saved
+        constant added to r_θ leaves L_demo unchanged; ``"separate_falls"``: the same fixed point, but the
+        real transitions are compared at full weight and the falls in a term of their own
+        (``rewards.losses.separate_falls_demo_loss``), where over occupancies a policy that falls often weighs its
+        real transitions little; ``"transitions"`` (the earlier default, which files saved
         before the option existed go on with): it counts once, and a policy that falls more often than the
         demonstrator then pushes r_θ as a whole down to its bound (``rewards.losses.demo_loss``; measured in the
         docs' "The inner loop")
@@ -455,7 +457,7 @@ class AIHFRewardLearning(CheckedLoad):
                 preference_batch_size=self.preference_batch_size,
                 gamma=self.gamma,
                 absorbing_state=self.absorbing_state,
-                occupancy_masses=self._occupancy_masses,
+                demo_loss_weighting=self.demo_loss_weighting,
             )
             check_finite_reward_loss(step_loss.loss, self.reward_updates, step, self.num_timesteps)
             logged.append(step_loss[1:])  # the demo loss, preference loss and penalty: floats or None
@@ -472,14 +474,6 @@ class AIHFRewardLearning(CheckedLoad):
             self.logger.record("reward/gradient_penalty", float(np.mean(penalties)))
         self._log_reward_metrics(demo_losses, pref_losses, recent)
 
-    def _occupancy_masses(
-        self, demo_terminated: torch.Tensor, policy_terminated: torch.Tensor
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """L_demo's masses of demonstrated and policy transitions: None (1 each) unless ``"occupancy"``."""
-        if self.demo_loss_weighting != "occupancy" or not self.absorbing_state:
-            return None, None
-        return absorbing_mass(demo_terminated, self.gamma), absorbing_mass(policy_terminated, self.gamma)
-
     def _log_reward_metrics(
         self, demo_losses: list[float], pref_losses: list[float], recent: PolicyTransitions
     ) -> None:
@@ -492,7 +486,7 @@ class AIHFRewardLearning(CheckedLoad):
             pref_losses,
             self.gamma,
             self.absorbing_state,
-            self._occupancy_masses,
+            self.demo_loss_weighting,
         )
         for key, value in metrics.items():
             self.logger.record(key, value)

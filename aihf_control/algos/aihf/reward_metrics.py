@@ -6,18 +6,14 @@ cost less than the update itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import torch
 
 from aihf_control.algos.aihf.feedback import FeedbackTensors, preference_returns
 from aihf_control.algos.aihf.recent_steps import PolicyTransitions
-from aihf_control.rewards.losses import demo_loss, preference_accuracy
+from aihf_control.algos.aihf.reward_step import demo_loss_inputs
+from aihf_control.rewards.losses import preference_accuracy
 from aihf_control.rewards.nets import RewardNet
-
-# (demo_terminated (B,), policy_terminated (B',)) -> L_demo's masses of both, or (None, None) for 1 each
-OccupancyMasses = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor | None, torch.Tensor | None]]
 
 
 @torch.no_grad()
@@ -29,7 +25,7 @@ def reward_metrics(
     pref_losses: list[float],
     gamma: float,
     absorbing_state: bool,
-    occupancy_masses: OccupancyMasses,
+    demo_loss_weighting: str,
 ) -> dict[str, float]:
     """The learned reward's metrics after a reward update, by logger key, in the order they are logged.
 
@@ -40,7 +36,7 @@ def reward_metrics(
     :param pref_losses: L_pref of each gradient step of the update (empty without the preference term)
     :param gamma: discount factor of the RL problem
     :param absorbing_state: whether terminations lead to the learned absorbing state
-    :param occupancy_masses: L_demo's masses of demonstrated and policy transitions, as the loss weighs them
+    :param demo_loss_weighting: how L_demo weighs transitions that end in a fall (``reward_step.demo_loss_inputs``)
     :return: absorbing_reward, policy_reward, true_corr (where defined),
         demo_loss and demo_minus_policy (with the demonstration term), pref_loss and pref_accuracy (with the
         preference term; accuracy where defined)
@@ -55,11 +51,10 @@ def reward_metrics(
     if demo_losses:
         metrics["reward/demo_loss"] = float(np.mean(demo_losses))
         d = _spread_indices(len(fb.demo_obs), 2_048)
-        absorbing_term = gamma / (1 - gamma) * net.absorbing_reward() if absorbing_state else 0.0
-        demo_r = net.transition_reward(fb.demo_obs[d], fb.demo_acts[d], fb.demo_terminated[d], gamma, absorbing_state)
-        policy_r = r_policy + recent.terminated * absorbing_term
         # -L_demo on all of them, weighted as the loss weighs them
-        gap = -demo_loss(demo_r, policy_r, *occupancy_masses(fb.demo_terminated[d], recent.terminated))
+        demo = (fb.demo_obs[d], fb.demo_acts[d], fb.demo_terminated[d])
+        policy = (recent.obs, recent.acts, recent.terminated)
+        gap = -demo_loss_inputs(net, demo, policy, gamma, absorbing_state, demo_loss_weighting).loss()
         metrics["reward/demo_minus_policy"] = float(gap)
     if pref_losses:
         metrics["reward/pref_loss"] = float(np.mean(pref_losses))

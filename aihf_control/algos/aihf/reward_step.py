@@ -7,7 +7,6 @@ terms' math is in ``aihf_control.rewards.losses``, here the batch is drawn and t
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -15,10 +14,69 @@ import torch
 
 from aihf_control.algos.aihf.feedback import FeedbackTensors, preference_returns
 from aihf_control.algos.aihf.recent_steps import PolicyTransitions
-from aihf_control.rewards.losses import aihf_loss, demo_loss, ensemble_gradient_penalty, preference_loss
+from aihf_control.rewards.losses import (
+    Falls,
+    absorbing_mass,
+    absorbing_share,
+    aihf_loss,
+    demo_loss,
+    ensemble_gradient_penalty,
+    preference_loss,
+    separate_falls_demo_loss,
+)
 from aihf_control.rewards.nets import RewardNet
 
-OccupancyMasses = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor | None, torch.Tensor | None]]
+
+class DemoLossInputs(NamedTuple):
+    """r_θ on demonstrated and policy transitions, weighed as ``demo_loss_weighting`` says (``demo_loss_inputs``)."""
+
+    demo_rewards: torch.Tensor  # (E, B_demo)
+    policy_rewards: torch.Tensor  # (E, B_pi)
+    demo_mass: torch.Tensor | None  # (B_demo,) occupancy masses with "occupancy", else None
+    policy_mass: torch.Tensor | None  # (B_pi,)
+    falls: Falls | None  # with "separate_falls" (the rewards are then the real transitions'), else None
+
+    def loss(self) -> torch.Tensor:
+        """() L_demo on these inputs, averaged over the ensemble members."""
+        if self.falls is not None:
+            return separate_falls_demo_loss(self.demo_rewards, self.policy_rewards, *self.falls)
+        return demo_loss(self.demo_rewards, self.policy_rewards, self.demo_mass, self.policy_mass)
+
+
+def demo_loss_inputs(
+    net: RewardNet,
+    demo: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    policy: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    gamma: float,
+    absorbing_state: bool,
+    demo_loss_weighting: str,
+) -> DemoLossInputs:
+    """Read r_θ on demonstrated and policy transitions as L_demo weighs them.
+
+    :param net: the reward net r_θ
+    :param demo: the demonstrated transitions: obs (B_demo, obs_dim), acts (B_demo, act_dim), terminated (B_demo,)
+    :param policy: the policy's transitions, the same
+    :param gamma: the inner learner's discount (the absorbing state's value)
+    :param absorbing_state: whether true terminations lead to the learned absorbing state
+    :param demo_loss_weighting: ``"occupancy"``, ``"separate_falls"`` or ``"transitions"`` (see ``AIHFRewardLearning``)
+    :return: the rewards (E, B) and the masses or falls that go with them
+    """
+    (demo_obs, demo_acts, demo_terminated), (policy_obs, policy_acts, policy_terminated) = demo, policy
+    if absorbing_state and demo_loss_weighting == "separate_falls":
+        falls = Falls(
+            net.member_rewards_of_features(net.absorbing_input),  # (E,)
+            absorbing_share(demo_terminated, gamma),
+            absorbing_share(policy_terminated, gamma),
+        )
+        demo_r, policy_r = net.member_rewards(demo_obs, demo_acts), net.member_rewards(policy_obs, policy_acts)
+        return DemoLossInputs(demo_r, policy_r, None, None, falls)  # real transitions: r_abs is in the falls
+    demo_r = net.member_transition_rewards(demo_obs, demo_acts, demo_terminated, gamma, absorbing_state)  # (E, B)
+    policy_r = net.member_transition_rewards(policy_obs, policy_acts, policy_terminated, gamma, absorbing_state)
+    if absorbing_state and demo_loss_weighting == "occupancy":
+        return DemoLossInputs(
+            demo_r, policy_r, absorbing_mass(demo_terminated, gamma), absorbing_mass(policy_terminated, gamma), None
+        )
+    return DemoLossInputs(demo_r, policy_r, None, None, None)
 
 
 class RewardStepLoss(NamedTuple):
@@ -44,7 +102,7 @@ def joint_reward_loss(
     preference_batch_size: int,
     gamma: float,
     absorbing_state: bool,
-    occupancy_masses: OccupancyMasses,
+    demo_loss_weighting: str,
 ) -> RewardStepLoss:
     """L(θ) = demo_weight · L_demo + preference_weight · L_pref (+ the gradient penalty) on one random batch.
 
@@ -63,23 +121,26 @@ def joint_reward_loss(
     :param preference_batch_size: segment pairs per step
     :param gamma: the inner learner's discount (the absorbing state's value)
     :param absorbing_state: add the absorbing state's value to transitions that end in a true termination
-    :param occupancy_masses: L_demo's masses of the demonstrated and policy transitions from their terminations
-        (None, None: one each)
+    :param demo_loss_weighting: how L_demo weighs transitions that end in a fall (see ``demo_loss_inputs``)
     :return: the loss to minimise and its logged parts
     """
     device = recent.obs.device
     draw = lambda n, size: torch.as_tensor(np.random.randint(0, n, size), device=device)  # noqa: E731
-    demo_r = policy_r = r1 = r2 = labels = demo_mass = policy_mass = penalty = None
+    r1 = r2 = labels = penalty = None
+    demo_inputs = DemoLossInputs(None, None, None, None, None)
     logged_demo = logged_pref = logged_penalty = None
     if use_demos:
         d, p = draw(len(feedback.demo_obs), reward_batch_size), draw(len(recent.obs), reward_batch_size)
         demo_obs, demo_acts, demo_terminated = feedback.demo_obs[d], feedback.demo_acts[d], feedback.demo_terminated[d]
-        demo_r = net.member_transition_rewards(demo_obs, demo_acts, demo_terminated, gamma, absorbing_state)  # (E, B)
-        policy_r = net.member_transition_rewards(
-            recent.obs[p], recent.acts[p], recent.terminated[p], gamma, absorbing_state
-        )  # (E, B)
-        demo_mass, policy_mass = occupancy_masses(demo_terminated, recent.terminated[p])  # (B,) or None
-        logged_demo = demo_loss(demo_r, policy_r, demo_mass, policy_mass).item()
+        demo_inputs = demo_loss_inputs(
+            net,
+            (demo_obs, demo_acts, demo_terminated),
+            (recent.obs[p], recent.acts[p], recent.terminated[p]),
+            gamma,
+            absorbing_state,
+            demo_loss_weighting,
+        )
+        logged_demo = demo_inputs.loss().item()
         if gradient_penalty_weight > 0:
             penalty = ensemble_gradient_penalty(
                 net.member_reward_of_features,
@@ -96,7 +157,16 @@ def joint_reward_loss(
     # The losses average over the E members; × E gives each member its whole loss, as a lone net gets
     # (so Adam's weight decay keeps the same strength relative to the gradient whatever E is).
     loss = net.ensemble_size * aihf_loss(
-        demo_r, policy_r, r1, r2, labels, demo_weight, preference_weight, demo_mass, policy_mass
+        demo_inputs.demo_rewards,
+        demo_inputs.policy_rewards,
+        r1,
+        r2,
+        labels,
+        demo_weight,
+        preference_weight,
+        demo_inputs.demo_mass,
+        demo_inputs.policy_mass,
+        demo_inputs.falls,
     )
     if penalty is not None:
         loss = loss + gradient_penalty_weight * penalty
