@@ -346,10 +346,13 @@ def test_save_before_learning_and_load_with_feedback(tmp_path, hopper_demos, sma
 def test_a_file_saved_before_demo_loss_weighting_existed_goes_on_with_transitions(
     tmp_path, hopper_demos, small_aihf_kwargs
 ):
-    """The default became "occupancy"; a model trained before the option existed keeps its own objective."""
+    """The default became "occupancy", then "separate_falls"; a saved model keeps the objective it was trained with."""
     model = make_model(gym.make("Hopper-v5"), small_aihf_kwargs, demos=hopper_demos)
-    assert model.demo_loss_weighting == "occupancy"
+    assert model.demo_loss_weighting == "separate_falls"
     model.save(tmp_path / "new.zip")
+    make_model(gym.make("Hopper-v5"), small_aihf_kwargs, demos=hopper_demos, demo_loss_weighting="occupancy").save(
+        tmp_path / "occupancy.zip"
+    )
     with zipfile.ZipFile(tmp_path / "new.zip") as new, zipfile.ZipFile(tmp_path / "old.zip", "w") as old:
         for item in new.infolist():
             content = new.read(item)
@@ -364,7 +367,8 @@ def test_a_file_saved_before_demo_loss_weighting_existed_goes_on_with_transition
             tmp_path / name, env=gym.make("Hopper-v5"), demonstrations=hopper_demos, device="cpu", **kwargs
         )
 
-    assert load("new.zip").demo_loss_weighting == "occupancy"
+    assert load("new.zip").demo_loss_weighting == "separate_falls"
+    assert load("occupancy.zip").demo_loss_weighting == "occupancy"
     assert load("old.zip").demo_loss_weighting == "transitions"
     assert load("old.zip", demo_loss_weighting="occupancy").demo_loss_weighting == "occupancy"
 

@@ -198,6 +198,8 @@ def test_compare_reads_the_inner_loop_sweeps_runs_at_todays_defaults_with_the_ac
         (tmp_path / f"{name}.json").write_text(json.dumps(fields))
 
     record("aihf")
+    # today's L_demo weighting replaces the run of the one before; the earlier one counts while it is alone
+    record("aihf_today", extra={"actor_averaging": None, "demo_loss_weighting": "separate_falls"}, seconds=3_000.0)
     record("demos", num_prefs=0, seed=1)
     record("true", variant="crossq-true", num_prefs=0, extra={"actor_averaging": None})
     record("other_setting", extra={"actor_averaging": None, "demo_loss_weighting": "transitions"})
@@ -208,4 +210,5 @@ def test_compare_reads_the_inner_loop_sweeps_runs_at_todays_defaults_with_the_ac
     assert set(runs) == {("aihf", 500, 0), ("aihf-demos", None, 1), ("sac-true", None, 0)}
     aihf = runs["aihf", 500, 0]
     assert aihf["returns"] == [1_000.0, 1_900.0] and aihf["steps_to_score_90"] == 150_000
-    assert aihf["inner"] == "crossq" and aihf["env_id"] == "Hopper-v5" and aihf["env_steps_per_second"] == 100.0
+    assert aihf["inner"] == "crossq" and aihf["env_id"] == "Hopper-v5" and aihf["env_steps_per_second"] == 50.0
+    assert runs["aihf-demos", None, 1]["env_steps_per_second"] == 100.0  # an "occupancy" run alone

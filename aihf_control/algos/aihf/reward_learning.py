@@ -110,15 +110,16 @@ class AIHFRewardLearning(CheckedLoad):
     :param reward_bound: r_θ stays within ±reward_bound (a smooth tanh bound)
     :param state_only_reward: learn r_θ(s) instead of r_θ(s, a)
     :param absorbing_state: learn the reward of an absorbing state after true terminations (see above)
-    :param demo_loss_weighting: ``"occupancy"``: L_demo's means are over normalised occupancies, a transition
-        that ends in a true termination counting with the γ/(1-γ) absorbing steps whose reward it carries, so a
-        constant added to r_θ leaves L_demo unchanged; ``"separate_falls"``: the same fixed point, but the
-        real transitions are compared at full weight and the falls in a term of their own
-        (``rewards.losses.separate_falls_demo_loss``), where over occupancies a policy that falls often weighs its
-        real transitions little; ``"transitions"`` (the earlier default, which files saved
-        before the option existed go on with): it counts once, and a policy that falls more often than the
-        demonstrator then pushes r_θ as a whole down to its bound (``rewards.losses.demo_loss``; measured in the
-        docs' "The inner loop")
+    :param demo_loss_weighting: how L_demo counts a transition that ends in a true termination.
+        ``"separate_falls"``: the policy's and the demonstrator's real transitions are compared at full weight, and
+        the falls in a term of their own weighed by each side's share of absorbing steps
+        (``rewards.losses.separate_falls_demo_loss``); ``"occupancy"`` (the default before): both means over
+        normalised occupancies, the transition counting with the γ/(1-γ) absorbing steps whose reward it carries —
+        the same fixed point, but while the policy falls often its real transitions weigh little. With either, a
+        constant added to r_θ leaves L_demo unchanged, and without falls they are the same loss.
+        ``"transitions"`` (the earlier default, which files saved before the option existed go on with): it counts
+        once, and a policy that falls more often than the demonstrator then pushes r_θ as a whole down to its bound
+        (``rewards.losses.demo_loss``; measured in the docs' "The inner loop" and "Absorbing states")
     :param normalize_reward_inputs: standardise the reward net's observations with the mean and std
         of the feedback data (fixed for the run)
     :param demo_batch_fraction: share of every inner-loop minibatch drawn from the demonstrations (rewarded by
@@ -176,7 +177,7 @@ class AIHFRewardLearning(CheckedLoad):
         reward_bound: float = 10.0,
         state_only_reward: bool = False,
         absorbing_state: bool = True,
-        demo_loss_weighting: str = "occupancy",
+        demo_loss_weighting: str = "separate_falls",
         normalize_reward_inputs: bool = True,
         learning_starts: int = 5_000,
         reward_ensemble_size: int = 1,
