@@ -50,8 +50,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     # sb3-contrib's BatchRenorm warmup (100k updates of each network), as these runs were first measured
     "crossq-demo50": ("AIHFCrossQ", {"demo_batch_fraction": 0.5, "policy_kwargs": {"renorm_warmup_steps": 100_000}}),
     # the CrossQ paper's 5k: AIHFCrossQ's default (its records before the averaged actor: `actor_averaging=None`),
-    # with L_demo per transition as these runs were first measured (`--set 'demo_loss_weighting="occupancy"'`:
-    # today's default)
+    # with L_demo per transition as these runs were first measured (`--set 'demo_loss_weighting="separate_falls"'`:
+    # today's default; "occupancy": the one before)
     "crossq-demo50-renorm5k": (
         "AIHFCrossQ",
         {
