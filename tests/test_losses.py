@@ -276,3 +276,13 @@ def test_separate_falls_demo_loss_is_the_occupancy_loss_with_the_real_transition
     # without falls it is the plain loss
     no_falls = separate_falls_demo_loss(demo, policy, r_abs, q_demo, absorbing_share(t(0.0, 0.0, 0.0), gamma))
     assert no_falls.item() == pytest.approx(demo_loss(demo, policy).item())
+
+
+def test_aihf_loss_refuses_occupancy_masses_and_falls_together():
+    from aihf_control.rewards.losses import Falls
+
+    falls = Falls(torch.tensor(-1.0), torch.tensor(0.0), torch.tensor(0.5))
+    with pytest.raises(ValueError, match="occupancy masses or falls for L_demo, not both"):
+        aihf_loss(t(1.0), t(0.0), None, None, None, demo_mass=t(1.0), policy_mass=t(1.0), falls=falls)
+    # with the falls alone the demo term is separate_falls_demo_loss: 0 - 1 + 0.5·(-1 - 1)
+    assert aihf_loss(t(1.0), t(0.0), None, None, None, falls=falls).item() == pytest.approx(-2.0)
