@@ -219,7 +219,7 @@ def run_one(job: dict) -> dict:
         model = load_checkpoint(type(model), resumed_from, env, **feedback)
         saved = read_checkpoint_state(resumed_from)["extra"]
         evaluation.restore_state(saved)
-        averaged.curves.update(saved.get("averaged", {}))
+        averaged.restore_state(saved)
         print(f"{path.stem}: resuming from {resumed_from} ({model.num_timesteps} env steps done)", flush=True)
     reference_share = reference_demo_fraction(job["variant"], job["extra"])
     if reference_share > 0:  # not pickled with the buffer: attached anew after a resume too
@@ -228,7 +228,7 @@ def run_one(job: dict) -> dict:
         job["checkpoint_freq"],
         checkpoints,
         keep=1,
-        extra_state=lambda: {**evaluation.state(), "averaged": averaged.curves},
+        extra_state=lambda: {**evaluation.state(), **averaged.state()},
     )
 
     def record(finished: bool) -> dict:
@@ -272,7 +272,7 @@ class AveragedActors(BaseCallback):
     """Measurement only: Polyak averages of the model's actor, weights and normalisation statistics alike
     (one per rate τ, updated every env step), evaluated deterministically right after each of the model's own
     evaluations. The actor that acts and learns is unchanged, so both curves come from the same run.
-    A resumed run starts the averages anew from its actor (they forget it within ~1/τ env steps)."""
+    The averages and their curves go into the run's checkpoints, so a resumed run goes on with them."""
 
     def __init__(self, taus: list[str], env_id: str, eval_freq: int, episodes: int) -> None:
         super().__init__()
@@ -280,16 +280,34 @@ class AveragedActors(BaseCallback):
         self.curves: dict[str, list[tuple[int, float]]] = {tau: [] for tau in taus}
         self.rates = {tau: parse_averaging(tau) for tau in taus}  # spec -> (rate, warmup), parsed once
         self.averages: dict[str, torch.nn.Module] = {}
+        self.saved_averages: dict[str, dict[str, list]] = {}  # from a checkpoint, set at the start of training
+
+    def state(self) -> dict:
+        """The curves and the averages' weights and statistics, JSON-serialisable (a checkpoint's extra state)."""
+        averages = {tau: {k: v.tolist() for k, v in a.state_dict().items()} for tau, a in self.averages.items()}
+        return {"averaged": self.curves, "averages": averages}
+
+    def restore_state(self, saved: dict) -> None:
+        """What ``state`` returned, read back from a checkpoint. Checkpoints written before the averages were
+        saved hold only the curves: the averages then start anew from the actor at the resume."""
+        self.curves.update(saved.get("averaged", {}))
+        self.saved_averages = saved.get("averages", {})
 
     def _on_training_start(self) -> None:
-        self.averages = {tau: copy.deepcopy(self.model.policy.actor).requires_grad_(False) for tau in self.taus}
+        actor = self.model.policy.actor
+        self.averages = {tau: copy.deepcopy(actor).requires_grad_(False) for tau in self.taus}
+        for tau, average in self.averages.items():
+            if tau in self.saved_averages:
+                mine = average.state_dict()
+                average.load_state_dict(
+                    {k: torch.tensor(v, dtype=mine[k].dtype) for k, v in self.saved_averages[tau].items()}
+                )
         self.eval_envs = {tau: Monitor(gym.make(self.env_id)) for tau in self.taus}
-        self.start = self.num_timesteps  # the warmup counts from here (a resumed run starts its averages anew)
 
     def _on_step(self) -> bool:
         actor = self.model.policy.actor
         for spec, average in self.averages.items():
-            update_average(average, actor, averaging_rate(*self.rates[spec], self.num_timesteps - self.start))
+            update_average(average, actor, averaging_rate(*self.rates[spec], self.num_timesteps))
         if self.taus and self.num_timesteps % self.eval_freq == 0:
             own_average = getattr(self.model, "averaged_actor", None)
             for tau, average in self.averages.items():

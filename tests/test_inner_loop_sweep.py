@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from benchmarks.inner_loop_report import summary, targets, targets_table
 from benchmarks.inner_loop_sweep import build_model
@@ -222,3 +223,40 @@ def test_settings_are_parsed_as_json():
 
     args = parse_args(["--set", "actor_averaging=null", 'demo_loss_weighting="occupancy"', "reward_bound=20"])
     assert dict(args.set) == {"actor_averaging": None, "demo_loss_weighting": "occupancy", "reward_bound": 20}
+
+
+def test_a_resumed_run_goes_on_with_the_averages_it_had(tmp_path, monkeypatch):
+    import shutil
+
+    import benchmarks.inner_loop_sweep as sweep
+    from aihf_control.sb3 import read_checkpoint_state
+
+    def run(logdir, timesteps: int) -> None:
+        arguments = "--env Hopper-v5 --variants crossq-demo50-renorm5k --eval-freq 300 --eval-episodes 1 "
+        arguments += "--num-demos 500 --net-arch 16 16 --checkpoint-freq 300 --averaged-actors 0.01:0.1 "
+        arguments += "--set actor_averaging=null learning_starts=100"
+        sweep.main([*arguments.split(), "--timesteps", str(timesteps), "--logdir", str(logdir)])
+
+    # a run stopped at its checkpoint at 300 env steps: that of a 300-step run, kept, resumed as a 600-step run
+    with monkeypatch.context() as patched:
+        patched.setattr(sweep.shutil, "rmtree", lambda *args, **kwargs: None)
+        run(tmp_path / "first_half", 300)
+    (kept,) = (tmp_path / "first_half" / "Hopper-v5").glob("*.checkpoints")
+    saved = read_checkpoint_state(kept)["extra"]["averages"]["0.01:0.1"]
+    stem = kept.name.replace("_steps300_", "_steps600_").removesuffix(".checkpoints")
+    shutil.copytree(kept, tmp_path / "resumed" / "Hopper-v5" / f"{stem}.checkpoints")
+
+    at_start = {}
+    start = sweep.AveragedActors._on_training_start
+
+    def record_the_start(self) -> None:
+        start(self)
+        at_start["average"] = {k: v.clone() for k, v in self.averages["0.01:0.1"].state_dict().items()}
+        at_start["actor"] = {k: v.clone() for k, v in self.model.policy.actor.state_dict().items()}
+
+    monkeypatch.setattr(sweep.AveragedActors, "_on_training_start", record_the_start)
+    run(tmp_path / "resumed", 600)
+    assert (tmp_path / "resumed" / "Hopper-v5" / f"{stem}.json").is_file()
+    average, actor = at_start["average"], at_start["actor"]
+    assert all(torch.equal(average[k], torch.tensor(v, dtype=average[k].dtype)) for k, v in saved.items())
+    assert any(not torch.equal(average[k], actor[k]) for k in average)  # not started anew from the actor
