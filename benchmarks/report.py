@@ -424,13 +424,8 @@ def plot(runs: list[dict], path: Path, title: str = "") -> None:
                 length = min(len(r[values]) for r in chosen)
                 steps = np.array(chosen[0]["steps"][:length])
                 curve, low, high = iqm_curve(np.array([r[values][:length] for r in chosen], dtype=float))
-                ax.plot(
-                    steps,
-                    curve,
-                    color=color,
-                    linestyle=linestyle,
-                    label=f"{label} ({len(chosen)} seed{'s' * (len(chosen) > 1)})",
-                )
+                seeds = "1 seed" if len(chosen) == 1 else f"{len(chosen)} seeds"
+                ax.plot(steps, curve, color=color, linestyle=linestyle, label=f"{label} ({seeds})")
                 if low is not None:
                     ax.fill_between(steps, low, high, color=color, alpha=0.2)
             refs = env_runs[0].get("refs") or {}
