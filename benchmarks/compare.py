@@ -25,7 +25,7 @@ from pathlib import Path
 
 from benchmarks.inner_loop_report import CPU_NET_ARCH, TARGET_ENV_STEPS
 from benchmarks.profiles import METHODS
-from benchmarks.report import headline, plot, report, run_record, save_json_atomically
+from benchmarks.report import headline, plot, plot_scarcity, report, run_record, save_json_atomically
 
 TB_RUN_NAME = re.compile(r"^(?P<method>[a-z-]+?)(?:_prefs(?P<prefs>\d+))?_seed(?P<seed>\d+)(?:_\d+)?$")
 
@@ -63,11 +63,13 @@ def runs_from_tensorboard(run_dir: Path, refs: dict) -> list[dict]:
 # "occupancy" was AIHF's L_demo weighting before "separate_falls": the same loss once the policy no longer falls
 # (and always on HalfCheetah, which never terminates); its runs count until a run with today's weighting replaces
 # them (``runs_from_sweep``). The docs' inner-loop notes have the paired runs.
-SWEEP_METHODS = {
-    ("crossq-demo50-renorm5k", (("actor_averaging", None), ("demo_loss_weighting", "separate_falls"))): "aihf",
-    ("crossq-demo50-renorm5k", (("actor_averaging", None), ("demo_loss_weighting", "occupancy"))): "aihf",
-    ("crossq-true", (("actor_averaging", None),)): "sac-true",
-}
+SWEEP_METHODS = [
+    ("crossq-demo50-renorm5k", {"actor_averaging": None, "demo_loss_weighting": "separate_falls"}, "aihf"),
+    ("crossq-demo50-renorm5k", {"actor_averaging": None, "demo_loss_weighting": "occupancy"}, "aihf"),
+    ("crossq-true", {"actor_averaging": None}, "sac-true"),
+]
+# Envs that never terminate, where every L_demo weighting is the same loss: their runs from before the option count.
+NEVER_TERMINATE = {"HalfCheetah-v5"}
 ACTING_AVERAGE = "0.0002:0.1"  # AveragedActor's defaults (actor_averaging, actor_averaging_warmup)
 
 
@@ -79,15 +81,18 @@ def runs_from_sweep(folder: Path) -> list[dict]:
     and CrossQ on the true reward (``sac-true``, inner learner CrossQ). Their curves are those of the acting
     average (``--averaged-actors 0.0002:0.1``), which is how a benchmark's models act; the sweep's runs acted
     with the current actor (``actor_averaging=None``), which leaves the learning unchanged. Of two runs of the
-    same method, preferences and seed, the one with today's L_demo weighting is kept.
+    same method, preferences and seed, the one with today's L_demo weighting is kept. On an env that never
+    terminates (``NEVER_TERMINATE``) AIHF's runs from before the L_demo weighting option count as today's.
     """
     from aihf_control.data import default_dataset_id
 
     runs = {}
     for path in sorted(folder.glob("*.json")):
         record = json.loads(path.read_text())
-        key = (record.get("variant"), tuple(sorted(record.get("extra", {}).items())))
-        method = SWEEP_METHODS.get(key)
+        extra = dict(record.get("extra", {}))
+        if record.get("env") in NEVER_TERMINATE and record.get("variant") != "crossq-true":
+            extra.setdefault("demo_loss_weighting", "separate_falls")
+        method = next((m for v, e, m in SWEEP_METHODS if v == record.get("variant") and e == extra), None)
         shipped = record.get("demonstrations") in (None, default_dataset_id(record.get("env", ""), "expert"))
         acting = record.get("averaged_actors", {}).get(ACTING_AVERAGE)
         full = (
@@ -106,7 +111,7 @@ def runs_from_sweep(folder: Path) -> list[dict]:
         run = run_record(method, num_prefs, record["seed"], acting["steps"], returns, record["wall_times"], refs)
         cost = {"wall_seconds": record["seconds"], "env_steps_per_second": record["timesteps"] / record["seconds"]}
         same_run = (record["env"], method, num_prefs, record["seed"])
-        todays = record.get("extra", {}).get("demo_loss_weighting") != "occupancy"
+        todays = extra.get("demo_loss_weighting") != "occupancy"
         if same_run not in runs or todays:
             runs[same_run] = {**run, "env_id": record["env"], "inner": "crossq", **cost}
     return list(runs.values())
@@ -186,9 +191,10 @@ def main(argv: list[str] | None = None) -> str:
     save_json_atomically({"command": command, **statistics}, out / "compare.json")
     (out / "results.md").write_text(table + "\n")
     plot(runs, out / "comparison.png")
+    scarcity = f"{out / 'scarcity.png'}, " if plot_scarcity(runs, out / "scarcity.png") else ""
     print(table)
     print("\n" + headline(statistics["all_envs"] or next(iter(statistics["per_env"].values()), [])))
-    print(f"\nwrote {out / 'results.md'}, {out / 'comparison.png'} and {out / 'compare.json'}")
+    print(f"\nwrote {out / 'results.md'}, {out / 'comparison.png'}, {scarcity}{out / 'compare.json'}")
     return table
 
 

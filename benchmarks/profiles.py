@@ -17,8 +17,9 @@ final model is in ``models/<run>.zip`` and a 3 s video of its policy in ``videos
 skips the videos; ``python -m aihf_control.play`` replays a model).
 ``python -m benchmarks.compare RUN_DIR...`` redraws both from earlier runs, also of several envs. ``--help``
 ends with the paper-length command on the env (both claims: every method at 500 and 20,000 preferences, 3 seeds)
-and its expected CPU-hours, computed from the env steps per second of the newest ``results.json`` under
-``runs/<env>/`` measured at the paper's network size, or says that no rate has been measured. The env's true
+and its expected CPU-hours, computed from the env steps per second of the newest benchmark under ``runs/<env>/``
+at the profile's network size and inner learner (its ``results.json``, or its finished runs while it goes on),
+or says that no rate has been measured. The env's true
 reward is used for evaluation and by the synthetic teacher only, except by ``sac-true``, the ceiling. While the
 runs learn, one line per run in progress shows its env steps, their speed, the latest evaluation and the time
 left (plain lines every 30 s when the output is not a terminal; ``--quiet`` hides them).
@@ -257,32 +258,50 @@ def build_parser(env_id: str) -> argparse.ArgumentParser:
 def measured_rates(
     env_id: str, runs_root: Path = Path("runs"), profile: str = "paper"
 ) -> tuple[dict[str, float], Path | None]:
-    """Env steps per second per method, from the newest ``results.json`` of this env measured at ``profile``'s
-    network size and inner learner (``<runs_root>/<env>/*/results.json``, the default ``--logdir``).
+    """Env steps per second per method, from the newest benchmark folder of this env measured at ``profile``'s
+    network size and inner learner (``<runs_root>/<env>/*/``, as the default ``--logdir``): its
+    ``results.json``, or, for a benchmark still in progress or split into parts, the records of its finished
+    runs (``runs/*.json``) with the setting of its ``command.json``.
 
     :param env_id: the env, e.g. ``Hopper-v5``
     :param runs_root: where the benchmarks wrote their folders
     :param profile: the profile whose network size and inner learner the rates must be measured at
-    :return: the mean rate of each method's runs, and the file they come from (``{}``, None if none)
+    :return: the mean rate of each method's runs, and the file or folder they come from (``{}``, None if none)
     """
     module = env_id.split("-")[0].lower()
     wanted = PROFILES[profile]
-    found = sorted((runs_root / module).glob("*/results.json"), key=lambda path: path.stat().st_mtime, reverse=True)
-    for path in found:
+    folders = {
+        path.parent for name in ("results.json", "command.json") for path in (runs_root / module).glob(f"*/{name}")
+    }
+    for folder in sorted(folders, key=lambda path: path.stat().st_mtime, reverse=True):
         try:
-            results = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
+            net_arch, inner, runs, source = _setting_and_runs(folder)
+        except (OSError, json.JSONDecodeError, KeyError, ValueError):
             continue
-        config = results.get("config", {})
-        if config.get("net_arch") != wanted.net_arch or config.get("inner", "sac") != wanted.inner:
+        if net_arch != wanted.net_arch or inner != wanted.inner:
             continue
         rates: dict[str, list[float]] = {}
-        for run in results.get("runs", []):
+        for run in runs:
             if run.get("env_steps_per_second"):
                 rates.setdefault(run["method"], []).append(run["env_steps_per_second"])
         if rates:
-            return {method: sum(values) / len(values) for method, values in rates.items()}, path
+            return {method: sum(values) / len(values) for method, values in rates.items()}, source
     return {}, None
+
+
+def _setting_and_runs(folder: Path) -> tuple[list[int], str, list[dict], Path]:
+    """(network size, inner learner, run records, where they were read) of a benchmark folder."""
+    results = folder / "results.json"
+    if results.is_file():
+        data = json.loads(results.read_text())
+        config = data.get("config", {})
+        return config.get("net_arch"), config.get("inner", "sac"), data.get("runs", []), results
+    argv = json.loads((folder / "command.json").read_text())["argv"]
+    # The network size comes with the profile alone; the inner learner with the profile or --inner.
+    chosen = PROFILES[argv[argv.index("--profile") + 1] if "--profile" in argv else "quick"]
+    inner = argv[argv.index("--inner") + 1] if "--inner" in argv else chosen.inner
+    runs = [json.loads(path.read_text()) for path in sorted((folder / "runs").glob("*.json"))]
+    return chosen.net_arch, inner, runs, folder / "runs"
 
 
 def paper_length_cost(env_id: str, runs_root: Path = Path("runs"), profile: str = "paper") -> str:
@@ -311,7 +330,7 @@ def paper_length_cost(env_id: str, runs_root: Path = Path("runs"), profile: str 
     if not rates:
         measure = f"python -m benchmarks.{module} --profile {profile} --num-prefs 500 --methods {' '.join(METHODS)}"
         return text + (
-            f"Expected CPU-hours: not measured (no results.json under {runs_root / module} at this profile's network "
+            f"Expected CPU-hours: not measured (no finished run under {runs_root / module} at this profile's network "
             f"size {chosen.net_arch} and inner learner {chosen.inner}); a short measurement: {measure} --seeds 0 "
             "--timesteps 20000 --eval-freq 10000 --no-video"
         )

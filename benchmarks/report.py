@@ -67,11 +67,13 @@ __all__ = [
     "lead_change",
     "normalized_score",
     "plot",
+    "plot_scarcity",
     "probability_of_improvement",
     "report",
     "results_table",
     "run_record",
     "save_json_atomically",
+    "scarcity_points",
     "score_matrix",
     "summarize",
     "versions",
@@ -443,6 +445,83 @@ def plot(runs: list[dict], path: Path, title: str = "") -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def scarcity_points(runs: list[dict]) -> dict[str, dict[tuple[str, str], list[tuple]]]:
+    """What ``scarcity.png`` draws: per env that has two or more preference budgets, per (method, inner
+    learner), the points (preferences or None, IQM of the final score over seeds, its 95% CI, seeds).
+
+    :param runs: records of :func:`run_record`
+    """
+    points: dict[str, dict[tuple[str, str], list[tuple]]] = {}
+    for env in envs_of(runs):
+        groups = group_runs(r for r in runs if env_of(r) == env)
+        if len({k[2] for k in groups} - {None}) < 2:
+            continue
+        for key, group in groups.items():
+            matrix = score_matrix(group, [env])
+            if matrix.size:
+                points.setdefault(env, {}).setdefault(key[:2], []).append((key[2], *iqm(matrix), matrix.shape[0]))
+    return points
+
+
+def plot_scarcity(runs: list[dict], path: Path) -> bool:
+    """Final score against the number of preferences, one panel per env (:func:`scarcity_points`): per method
+    the IQM over seeds with its 95% CI as an error bar; the methods without preferences (aihf-demos, bc,
+    sac-true) as horizontal lines. Drawn only when an env has runs at two or more preference budgets.
+
+    :param runs: records of :func:`run_record`
+    :param path: the image file
+    :return: whether the plot was drawn
+    """
+    points = scarcity_points(runs)
+    if not points:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(points), figsize=(6 * len(points), 4.5), squeeze=False)
+    colors = {m: plt.get_cmap("tab10")(i) for i, m in enumerate(METHODS)}
+    for ax, (env, lines) in zip(axes[0], points.items(), strict=True):
+        for (method, inner), line in lines.items():
+            label = method if inner == "sac" else f"{method} ({inner})"
+            color = colors.get(method.removesuffix("-batches"), "black")
+            if method not in USES_PREFERENCES:
+                ax.axhline(line[0][1], color=color, linestyle=":", label=f"{label}, no preferences")
+                continue
+            x, y = [p[0] for p in line], [p[1] for p in line]
+            low = [value - (ci[0] if ci else value) for _, value, ci, _ in line]
+            high = [(ci[1] if ci else value) - value for _, value, ci, _ in line]
+            seeds = max(p[3] for p in line)
+            seeds = "1 seed" if seeds == 1 else f"{seeds} seeds"
+            linestyle = "--" if method.endswith("-batches") else "-"
+            ax.errorbar(
+                x,
+                y,
+                yerr=[low, high],
+                color=color,
+                linestyle=linestyle,
+                marker="o",
+                capsize=3,
+                label=f"{label} ({seeds})",
+            )
+        counts = sorted({p[0] for line in lines.values() for p in line if p[0] is not None})
+        ax.set_xscale("log")
+        ax.set_xticks(counts, [f"{c:,}" for c in counts])
+        ax.minorticks_off()
+        ax.axhline(100, color="gray", linestyle="--", linewidth=1, label="demonstrator")
+        ax.axhline(0, color="gray", linestyle="-.", linewidth=1, label="random")
+        ax.set_xlabel("labelled preference pairs")
+        ax.set_ylabel("final normalised score, IQM over seeds")
+        ax.set_title(f"{env}: final score against the number of preferences")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="best", title="bars: 95% CI (none with 1 seed)", title_fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
 
 
 def versions() -> dict[str, str]:

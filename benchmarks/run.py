@@ -42,6 +42,7 @@ from benchmarks.report import (
     headline,
     normalized_score,
     plot,
+    plot_scarcity,
     report,
     run_record,
     save_json_atomically,
@@ -296,7 +297,8 @@ def run_one(spec: RunSpec) -> dict:
         )
         env_steps = p.timesteps - steps_before
     train_seconds = time.perf_counter() - train_start
-    wall_seconds = time.perf_counter() - start  # the model file and video are not part of the run's time
+    # a resumed run's seconds before its checkpoint count; saving the model and the video do not
+    wall_seconds = evaluation.seconds_before + time.perf_counter() - start
     (Path(spec.logdir) / "models").mkdir(exist_ok=True)
     model.save(Path(spec.logdir) / "models" / f"{spec.name}.zip")  # for python -m aihf_control.play
     if p.video:
@@ -399,10 +401,11 @@ def main(env_id: str, argv: list[str] | None = None) -> dict:
     save_json_atomically(results, logdir / "results.json")
     (logdir / "results.md").write_text(table + "\n")
     plot(runs, logdir / "comparison.png")
+    scarcity = f"{logdir / 'scarcity.png'}, " if plot_scarcity(runs, logdir / "scarcity.png") else ""
     print(table)  # ends with the paper's claims
     print(f"\n{results['verdict']}")
     print(
-        f"\nwrote {logdir / 'results.json'}, {logdir / 'comparison.png'}, {logdir / 'results.md'}; "
+        f"\nwrote {logdir / 'results.json'}, {logdir / 'comparison.png'}, {scarcity}{logdir / 'results.md'}; "
         f"curves: tensorboard --logdir {logdir / 'tensorboard'}"
     )
     videos = f"videos of the final policies in {logdir / 'videos'}; " if profile.video else ""

@@ -59,6 +59,7 @@ def test_a_killed_benchmark_resumes_without_a_gap_or_a_duplicate(tmp_path):
     record = json.loads((logdir / "runs" / f"{RUN}.json").read_text())
     assert record["steps"] == [500, 1000, 1500, 2000, 2500, 3000], "one evaluation per 500 steps, none twice"
     assert all(b > a for a, b in zip(record["wall_times"], record["wall_times"][1:], strict=False))
+    assert record["wall_seconds"] > record["wall_times"][-1], "the wall time counts the seconds before the kill"
     assert not (logdir / "checkpoints" / RUN).exists(), "a finished run's checkpoints are removed"
     assert [p.name for p in (logdir / "tensorboard").iterdir()] == [f"{RUN}_1"], "one TensorBoard run, continued"
     assert (logdir / "results.json").is_file()

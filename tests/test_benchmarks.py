@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
+import time
 from pathlib import Path
 
 import gymnasium as gym
@@ -100,6 +102,17 @@ def test_help_gives_the_claims_command_at_the_cpu_setting_and_its_cost_from_rate
     )
     text = paper_length_cost("Hopper-v5", tmp_path, profile="claims")
     assert f"{14 * 3 * 150_000 / 50 / 3600:,.0f} CPU-hours" in text and str(measured) in text
+    # a benchmark still in progress: the records of its finished runs, at the setting of its command
+    progress = tmp_path / "hopper" / "4"
+    (progress / "runs").mkdir(parents=True)
+    (progress / "command.json").write_text(json.dumps({"env_id": "Hopper-v5", "argv": ["--profile", "claims"]}))
+    (progress / "runs" / "rlhf_prefs500_seed0.json").write_text(
+        json.dumps({"method": "rlhf", "env_steps_per_second": 25.0})
+    )
+    os.utime(progress, (time.time() + 60, time.time() + 60))  # the newest folder
+    text = paper_length_cost("Hopper-v5", tmp_path, profile="claims")
+    assert str(progress / "runs") in text and "unmeasured" in text  # the other methods at the median rate
+    assert f"{14 * 3 * 150_000 / 25 / 3600:,.0f} CPU-hours" in text
 
 
 @pytest.mark.parametrize(
@@ -205,9 +218,15 @@ def test_compare_reads_the_inner_loop_sweeps_runs_at_todays_defaults_with_the_ac
     record("other_setting", extra={"actor_averaging": None, "demo_loss_weighting": "transitions"})
     record("second_demonstrator", demonstrations="aihf/hopper/expert-v1")
     record("screen", timesteps=50_000)
-    record("stopped", finished=False)
+    record("stopped", finished=False, extra={"policy_kwargs": {"renorm_warmup_steps": 100_000}})
+    record("before_the_weighting", extra={"actor_averaging": None}, seed=2)  # Hopper terminates: not today's
     runs = {(run["method"], run["num_prefs"], run["seed"]): run for run in load_runs(tmp_path, None)}
     assert set(runs) == {("aihf", 500, 0), ("aihf-demos", None, 1), ("sac-true", None, 0)}
+    # HalfCheetah never terminates: there the runs from before the weighting option are today's loss
+    record("cheetah", env="HalfCheetah-v5", extra={"actor_averaging": None}, seed=2)
+    record("cheetah_true", env="HalfCheetah-v5", variant="crossq-true", num_prefs=0, extra={"actor_averaging": None})
+    cheetah = {(run["method"], run["seed"]) for run in load_runs(tmp_path, None) if run["env_id"] == "HalfCheetah-v5"}
+    assert cheetah == {("aihf", 2), ("sac-true", 0)}
     aihf = runs["aihf", 500, 0]
     assert aihf["returns"] == [1_000.0, 1_900.0] and aihf["steps_to_score_90"] == 150_000
     assert aihf["inner"] == "crossq" and aihf["env_id"] == "Hopper-v5" and aihf["env_steps_per_second"] == 50.0

@@ -151,6 +151,25 @@ def test_plot_draws_one_row_of_panels_per_env(tmp_path):
     assert height > width / 2, "two envs, two preference budgets: a 2 x 2 grid"
 
 
+def test_the_scarcity_plot_has_a_point_per_budget_and_a_line_per_method_without_preferences(tmp_path):
+    from benchmarks.report import plot_scarcity, scarcity_points
+
+    runs = [r for r in synthetic_runs(SUPPORTED) if r["env_id"] == "Hopper-v5"]
+    points = scarcity_points(runs)
+    assert list(points) == ["Hopper-v5"]
+    rlhf = points["Hopper-v5"]["rlhf", "sac"]
+    assert [(prefs, value, seeds) for prefs, value, _, seeds in rlhf] == [
+        (500, pytest.approx(21.0), 3),
+        (20_000, pytest.approx(81.0), 3),
+    ]
+    assert all(ci[0] <= value <= ci[1] for _, value, ci, _ in rlhf)
+    assert points["Hopper-v5"]["aihf-demos", "sac"][0][0] is None
+    assert plot_scarcity(runs, tmp_path / "scarcity.png") and (tmp_path / "scarcity.png").is_file()
+    one_budget = [r for r in runs if r["num_prefs"] in (None, 500)]
+    assert scarcity_points(one_budget) == {} and not plot_scarcity(one_budget, tmp_path / "none.png")
+    assert not (tmp_path / "none.png").exists()
+
+
 def test_the_headline_says_who_is_ahead_and_whether_the_seeds_separate_them():
     scores = {("aihf", 2_000): 95, ("rlhf", 2_000): 20, ("ipl", 2_000): 94}
     rows = report(synthetic_runs(scores), "cmd")[0]["per_env"]["Hopper-v5"]
