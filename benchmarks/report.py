@@ -236,7 +236,8 @@ def report(runs: list[dict], command: str, wall_seconds: float | None = None) ->
 
 # ------------------------------------------------------------------------------------------------ claims
 def claims(runs: list[dict]) -> list[dict]:
-    """The AIHF paper's two claims, measured on the runs, over all their envs.
+    """The AIHF paper's two claims, measured on the runs: over all their envs (the rows that decide the claim's
+    verdict, ``pooled``) and, when there are several envs, on each env alone (for reading).
 
     Claim 1, "both sources beat either alone": IQM(aihf) − IQM(aihf-demos) and IQM(aihf) − IQM(aihf-prefs),
     at each preference budget of aihf (aihf-demos uses none). Claim 2, "the lead over RLHF/IPL is largest when
@@ -249,20 +250,22 @@ def claims(runs: list[dict]) -> list[dict]:
     the inner learner SAC when several were run.
 
     :param runs: records of :func:`run_record`
-    :return: rows ``{"claim", "comparison", "num_prefs", "envs", "estimate", "ci", "supported", ...}``
+    :return: rows ``{"claim", "comparison", "num_prefs", "envs", "pooled", "estimate", "ci", "supported", ...}``
     """
     inners = {group_key(r)[1] for r in runs if r["method"] in AIHF_FAMILY}
     inner = next(iter(inners)) if len(inners) == 1 else "sac"
     chosen = [r for r in runs if r["method"] not in AIHF_FAMILY or group_key(r)[1] == inner]
     groups = {(k[0], k[2]): g for k, g in group_runs(chosen).items()}
     counts = sorted(c for m, c in groups if m == "aihf" and c is not None)
-    rows = []
+    rows: list[dict] = []
 
     def row(claim: int, comparison: str, num_prefs: object, parts: list[list[dict]], measure: Callable) -> None:
         envs = common_envs(*parts)
         matrices = [score_matrix(p, envs) for p in parts]
         if not envs or not all(m.size for m in matrices):
             return
+        if any((r["comparison"], r["num_prefs"], r["envs"]) == (comparison, num_prefs, envs) for r in rows):
+            return  # an env alone that was already the whole pooled row
         estimate, ci = measure(*matrices)
         seeds = min(m.shape[0] for m in matrices)
         supported = None if ci is None else ci[0] > 0
@@ -272,27 +275,36 @@ def claims(runs: list[dict]) -> list[dict]:
                 comparison=comparison,
                 num_prefs=num_prefs,
                 envs=envs,
+                pooled=pooled,
                 seeds=seeds,
                 estimate=estimate,
                 ci=ci,
                 supported=supported,
+                inner=inner,
             )
         )
 
-    for count in counts:
-        aihf = groups[("aihf", count)]
-        for other, other_count in (("aihf-demos", None), ("aihf-prefs", count)):
-            if (other, other_count) in groups:
-                parts = [aihf, groups[(other, other_count)]]
-                row(1, f"aihf − {other}", count, parts, iqm_difference)
-    if len(counts) >= 2:
-        scarce, rich = counts[0], counts[-1]
-        for base in CLAIM_BASELINES:
-            if (base, scarce) in groups and (base, rich) in groups:
-                parts = [groups[("aihf", scarce)], groups[(base, scarce)], groups[("aihf", rich)], groups[(base, rich)]]
-                row(2, f"lead over {base}: at {scarce:,} − at {rich:,} preferences", [scarce, rich], parts, lead_change)
-    for entry in rows:
-        entry["inner"] = inner
+    envs = envs_of(chosen)
+    for scope in [envs] + ([[env] for env in envs] if len(envs) > 1 else []):
+        pooled = scope == envs
+        scoped = {key: [r for r in group if env_of(r) in scope] for key, group in groups.items()}
+        for count in counts:
+            aihf = scoped[("aihf", count)]
+            for other, other_count in (("aihf-demos", None), ("aihf-prefs", count)):
+                if (other, other_count) in scoped:
+                    row(1, f"aihf − {other}", count, [aihf, scoped[(other, other_count)]], iqm_difference)
+        if len(counts) >= 2:
+            scarce, rich = counts[0], counts[-1]
+            for base in CLAIM_BASELINES:
+                if (base, scarce) in scoped and (base, rich) in scoped:
+                    parts = [
+                        scoped[("aihf", scarce)],
+                        scoped[(base, scarce)],
+                        scoped[("aihf", rich)],
+                        scoped[(base, rich)],
+                    ]
+                    comparison = f"lead over {base}: at {scarce:,} − at {rich:,} preferences"
+                    row(2, comparison, [scarce, rich], parts, lead_change)
     return rows
 
 
@@ -336,10 +348,12 @@ def headline(summary: list[dict]) -> str:
 
 
 def claim_verdict(rows: list[dict]) -> str:
-    """``supported``, ``not supported``, ``CI undefined (1 seed)`` or ``not measured`` for one claim's rows.
+    """``supported``, ``not supported``, ``CI undefined (1 seed)`` or ``not measured`` for one claim's rows,
+    decided by its rows over all envs (``pooled``); the rows of single envs are for reading.
 
     :param rows: the rows of :func:`claims` of one claim
     """
+    rows = [r for r in rows if r.get("pooled", True)]
     if not rows:
         return "not measured"
     if any(r["supported"] is False for r in rows):
@@ -357,8 +371,8 @@ def claims_table(rows: list[dict]) -> str:
     lines = [
         "## The paper's claims",
         "",
-        "Supported: the 95% CI of the difference lies above 0. Over the envs named in each row, IQM of the final "
-        "score.",
+        "Supported: the 95% CI of the difference lies above 0. IQM of the final score over the seeds of the envs "
+        "named in each row; a claim's verdict is that of its rows over all envs, the rows of one env are for reading.",
     ]
     missing = {
         1: "needs aihf with aihf-demos or aihf-prefs at the same preference budget",
@@ -372,14 +386,15 @@ def claims_table(rows: list[dict]) -> str:
             continue
         lines += [
             "",
-            "| comparison | preferences | envs × seeds | difference [95% CI] | supported |",
-            "|---|---:|---:|---:|---|",
+            "| comparison | preferences | envs | seeds | difference [95% CI] | supported |",
+            "|---|---:|---|---:|---:|---|",
         ]
-        for r in chosen:
+        for r in sorted(chosen, key=lambda r: not r.get("pooled", True)):  # the deciding rows first
             prefs = r["num_prefs"] if isinstance(r["num_prefs"], list) else [r["num_prefs"]]
             supported = {True: "yes", False: "no", None: UNDEFINED}[r["supported"]]
+            envs = f"all {len(r['envs'])}" if len(r["envs"]) > 1 else r["envs"][0] or "–"
             lines.append(
-                f"| {r['comparison']} | {' / '.join(f'{c:,}' for c in prefs)} | {len(r['envs'])} × {r['seeds']} "
+                f"| {r['comparison']} | {' / '.join(f'{c:,}' for c in prefs)} | {envs} | {r['seeds']} "
                 f"| {format_ci(r['estimate'], r['ci'], 1)} | {supported} |"
             )
     return "\n".join(lines)

@@ -95,8 +95,11 @@ SUPPORTED = {
 
 def test_claims_supported_when_the_synthetic_runs_say_so():
     rows = claims(synthetic_runs(SUPPORTED))
-    first = [r for r in rows if r["claim"] == 1]
-    second = [r for r in rows if r["claim"] == 2]
+    first = [r for r in rows if r["claim"] == 1 and r["pooled"]]
+    second = [r for r in rows if r["claim"] == 2 and r["pooled"]]
+    assert all(r["envs"] == ["Hopper-v5", "Walker2d-v5"] for r in first + second)
+    per_env = [r for r in rows if not r["pooled"]]
+    assert len(per_env) == 2 * len(first + second) and {len(r["envs"]) for r in per_env} == {1}
     assert {(r["comparison"], r["num_prefs"]) for r in first} == {
         ("aihf − aihf-demos", 500),
         ("aihf − aihf-prefs", 500),
@@ -117,6 +120,22 @@ def test_claims_not_supported_when_an_ablation_is_as_good_or_the_lead_grows():
     rlhf = next(r for r in rows if r["claim"] == 2 and "rlhf" in r["comparison"])
     assert rlhf["supported"] is False and rlhf["estimate"] == pytest.approx(0.0)
     assert "not supported" in claims_table(rows)
+
+
+def test_a_claim_is_decided_over_all_envs_and_each_env_is_shown_alone():
+    # demonstrations alone are as good as aihf on Walker2d only: pooled, aihf is still ahead of them
+    runs = synthetic_runs(SUPPORTED)
+    runs = [r for r in runs if not (r["method"] == "aihf-demos" and r["env_id"] == "Walker2d-v5")]
+    runs += [record("aihf-demos", None, seed, 90 + seed, "Walker2d-v5") for seed in range(3)]
+    rows = [r for r in claims(runs) if r["comparison"] == "aihf − aihf-demos" and r["num_prefs"] == 20_000]
+    by_envs = {tuple(r["envs"]): r["supported"] for r in rows}
+    assert by_envs == {("Hopper-v5",): True, ("Walker2d-v5",): False, ("Hopper-v5", "Walker2d-v5"): True}
+    table = claims_table(claims(runs))
+    assert "| aihf − aihf-demos | 20,000 | Walker2d-v5 | 3 |" in table and "| all 2 | 3 |" in table
+    # a method run on one env only gives one row, over that env, which decides
+    hopper_only = [r for r in runs if r["method"] != "aihf-prefs" or r["env_id"] == "Hopper-v5"]
+    prefs_rows = [r for r in claims(hopper_only) if r["comparison"] == "aihf − aihf-prefs"]
+    assert [r["envs"] for r in prefs_rows] == [["Hopper-v5"], ["Hopper-v5"]] and all(r["pooled"] for r in prefs_rows)
 
 
 def test_claims_with_one_seed_or_one_budget_say_so():
