@@ -334,12 +334,31 @@ def paper_length_cost(env_id: str, runs_root: Path = Path("runs"), profile: str 
             f"size {chosen.net_arch} and inner learner {chosen.inner}); a short measurement: {measure} --seeds 0 "
             "--timesteps 20000 --eval-freq 10000 --no-video"
         )
-    typical = sorted(rates.values())[len(rates) // 2]
-    assumed = [m for m in METHODS if env_steps[m] and m not in rates and m.removesuffix("-batches") not in rates]
-    seconds = sum(
-        steps / rates.get(m, rates.get(m.removesuffix("-batches"), typical)) for m, steps in env_steps.items()
+    # An unmeasured method is assumed as fast as a measured one on the same learner: a -batches variant as its
+    # base method; the AIHF family and sac-true (all on --inner) as their measured mean; else the lower median
+    # of all rates, so that the estimate errs long.
+    same_learner = [rates[m] for m in (*AIHF_FAMILY, "sac-true") if m in rates]
+    fallback = sorted(rates.values())[(len(rates) - 1) // 2]
+
+    def rate(method: str) -> float:
+        if method.removesuffix("-batches") in rates:
+            return rates[method.removesuffix("-batches")]
+        if method in (*AIHF_FAMILY, "sac-true") and same_learner:
+            return sum(same_learner) / len(same_learner)
+        return fallback
+
+    assumed = [m for m in METHODS if env_steps[m] and m.removesuffix("-batches") not in rates]
+    seconds = sum(steps / rate(m) for m, steps in env_steps.items() if steps)
+    by_learner = [m for m in assumed if m in (*AIHF_FAMILY, "sac-true") and same_learner]
+    by_median = [m for m in assumed if m not in by_learner]
+    note = "".join(
+        f"; unmeasured, {', '.join(names)} {how}"
+        for names, how in (
+            (by_learner, "at the rate of the measured runs on their learner"),
+            (by_median, "at the lower median rate"),
+        )
+        if names
     )
-    note = f"; {', '.join(assumed)} at the median rate, unmeasured" if assumed else ""
     return text + (
         f"Expected: {seconds / 3600:,.0f} CPU-hours (one run per core; wall time = that / --workers), from the "
         f"env steps per second measured in {source}{note}"

@@ -113,6 +113,16 @@ def test_help_gives_the_claims_command_at_the_cpu_setting_and_its_cost_from_rate
     text = paper_length_cost("Hopper-v5", tmp_path, profile="claims")
     assert str(progress / "runs") in text and "unmeasured" in text  # the other methods at the median rate
     assert f"{14 * 3 * 150_000 / 25 / 3600:,.0f} CPU-hours" in text
+    # unmeasured methods on the AIHF learner (the family and sac-true) go at the measured AIHF-family rate
+    for name, rate in (("aihf-prefs_prefs500_seed0", 20.0), ("ipl_prefs500_seed0", 100.0)):  # lower median: 25
+        (progress / "runs" / f"{name}.json").write_text(
+            json.dumps({"method": name.split("_")[0], "env_steps_per_second": rate})
+        )
+    text = paper_length_cost("Hopper-v5", tmp_path, profile="claims")
+    seconds = (6 + 3 + 6 + 3) * 150_000 / 20 + 12 * 150_000 / 25 + 12 * 150_000 / 100  # aihf family, rlhf, ipl
+    assert (
+        f"{seconds / 3600:,.0f} CPU-hours" in text and "aihf, aihf-demos, sac-true at the rate of the measured" in text
+    )
 
 
 @pytest.mark.parametrize(
