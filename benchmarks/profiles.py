@@ -290,18 +290,19 @@ def measured_rates(
 
 
 def _setting_and_runs(folder: Path) -> tuple[list[int], str, list[dict], Path]:
-    """(network size, inner learner, run records, where they were read) of a benchmark folder."""
-    results = folder / "results.json"
-    if results.is_file():
-        data = json.loads(results.read_text())
-        config = data.get("config", {})
-        return config.get("net_arch"), config.get("inner", "sac"), data.get("runs", []), results
-    argv = json.loads((folder / "command.json").read_text())["argv"]
-    # The network size comes with the profile alone; the inner learner with the profile or --inner.
-    chosen = PROFILES[argv[argv.index("--profile") + 1] if "--profile" in argv else "quick"]
-    inner = argv[argv.index("--inner") + 1] if "--inner" in argv else chosen.inner
-    runs = [json.loads(path.read_text()) for path in sorted((folder / "runs").glob("*.json"))]
-    return chosen.net_arch, inner, runs, folder / "runs"
+    """(network size, inner learner, run records, where they were read) of a benchmark folder: the records of
+    ``runs/*.json`` (every finished run, also of a benchmark split into parts) with the setting of its newest
+    ``command.json``; else ``results.json``, written when a call ends."""
+    records = sorted((folder / "runs").glob("*.json"))
+    if records and (folder / "command.json").is_file():
+        argv = json.loads((folder / "command.json").read_text())["argv"]
+        # The network size comes with the profile alone; the inner learner with the profile or --inner.
+        chosen = PROFILES[argv[argv.index("--profile") + 1] if "--profile" in argv else "quick"]
+        inner = argv[argv.index("--inner") + 1] if "--inner" in argv else chosen.inner
+        return chosen.net_arch, inner, [json.loads(path.read_text()) for path in records], folder / "runs"
+    data = json.loads((folder / "results.json").read_text())
+    config = data.get("config", {})
+    return config.get("net_arch"), config.get("inner", "sac"), data.get("runs", []), folder / "results.json"
 
 
 def paper_length_cost(env_id: str, runs_root: Path = Path("runs"), profile: str = "paper") -> str:

@@ -118,6 +118,13 @@ def test_help_gives_the_claims_command_at_the_cpu_setting_and_its_cost_from_rate
         (progress / "runs" / f"{name}.json").write_text(
             json.dumps({"method": name.split("_")[0], "env_steps_per_second": rate})
         )
+    # the results.json of an earlier part of the same benchmark does not hide the runs finished since
+    stale = {
+        "config": {"net_arch": [64, 64], "inner": "crossq"},
+        "runs": [{"method": "rlhf", "env_steps_per_second": 1e3}],
+    }
+    (progress / "results.json").write_text(json.dumps(stale))
+    os.utime(progress, (time.time() + 60, time.time() + 60))
     text = paper_length_cost("Hopper-v5", tmp_path, profile="claims")
     seconds = (6 + 3 + 6 + 3) * 150_000 / 20 + 12 * 150_000 / 25 + 12 * 150_000 / 100  # aihf family, rlhf, ipl
     assert (
