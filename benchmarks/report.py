@@ -259,7 +259,9 @@ def claims(runs: list[dict]) -> list[dict]:
     counts = sorted(c for m, c in groups if m == "aihf" and c is not None)
     rows: list[dict] = []
 
-    def row(claim: int, comparison: str, num_prefs: object, parts: list[list[dict]], measure: Callable) -> None:
+    def row(
+        claim: int, comparison: str, num_prefs: object, parts: list[list[dict]], measure: Callable, pooled: bool
+    ) -> None:
         envs = common_envs(*parts)
         matrices = [score_matrix(p, envs) for p in parts]
         if not envs or not all(m.size for m in matrices):
@@ -292,7 +294,7 @@ def claims(runs: list[dict]) -> list[dict]:
             aihf = scoped[("aihf", count)]
             for other, other_count in (("aihf-demos", None), ("aihf-prefs", count)):
                 if (other, other_count) in scoped:
-                    row(1, f"aihf − {other}", count, [aihf, scoped[(other, other_count)]], iqm_difference)
+                    row(1, f"aihf − {other}", count, [aihf, scoped[(other, other_count)]], iqm_difference, pooled)
         if len(counts) >= 2:
             scarce, rich = counts[0], counts[-1]
             for base in CLAIM_BASELINES:
@@ -304,7 +306,7 @@ def claims(runs: list[dict]) -> list[dict]:
                         scoped[(base, rich)],
                     ]
                     comparison = f"lead over {base}: at {scarce:,} − at {rich:,} preferences"
-                    row(2, comparison, [scarce, rich], parts, lead_change)
+                    row(2, comparison, [scarce, rich], parts, lead_change, pooled)
     return rows
 
 
@@ -509,8 +511,8 @@ def plot_scarcity(runs: list[dict], path: Path) -> bool:
             x, y = [p[0] for p in line], [p[1] for p in line]
             low = [value - (ci[0] if ci else value) for _, value, ci, _ in line]
             high = [(ci[1] if ci else value) - value for _, value, ci, _ in line]
-            seeds = max(p[3] for p in line)
-            seeds = "1 seed" if seeds == 1 else f"{seeds} seeds"
+            most = max(p[3] for p in line)
+            seeds = "1 seed" if most == 1 else f"{most} seeds"
             linestyle = "--" if method.endswith("-batches") else "-"
             ax.errorbar(
                 x,
