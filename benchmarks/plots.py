@@ -1,0 +1,153 @@
+"""The figures a benchmark writes: ``comparison.png`` (curves against env steps, IQM over seeds with a 95%
+bootstrap band) and ``scarcity.png`` (final score against the number of preferences), from the records of
+``benchmarks.records`` and the statistics of ``benchmarks.score_statistics``. ``benchmarks.report`` re-exports them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from rliable import metrics
+
+from benchmarks.profiles import METHODS, USES_PREFERENCES
+from benchmarks.records import env_of, envs_of, group_runs, score_matrix
+from benchmarks.score_statistics import iqm, iqm_curve
+
+
+def plot(runs: list[dict], path: Path, title: str = "") -> None:
+    """Curves against env steps, IQM over seeds with a 95% bootstrap band: one row of panels per env, one
+    panel per number of preferences. The normalised score where the env's reference returns are known, else the
+    true return; BC, which takes no env steps, is a flat dotted line.
+
+    :param runs: records of :func:`run_record`
+    :param path: the image file
+    :param title: added to each panel's title
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    envs = envs_of(runs)
+    counts = sorted({r["num_prefs"] for r in runs if r["num_prefs"] is not None}) or [None]
+    fig, axes = plt.subplots(
+        len(envs), len(counts), figsize=(6 * len(counts), 4.5 * len(envs)), squeeze=False, sharey="row"
+    )
+    colors = {m: plt.get_cmap("tab10")(i) for i, m in enumerate(METHODS)}
+    for axes_row, env in zip(axes, envs, strict=True):
+        env_runs = [r for r in runs if env_of(r) == env]
+        scored = all(s is not None for r in env_runs for s in r["scores"])
+        values = "scores" if scored else "returns"
+        horizon = max((max(r["steps"]) for r in env_runs if r["steps"]), default=1)
+        groups = group_runs(env_runs)
+        for ax, count in zip(axes_row, counts, strict=True):
+            for (method, inner, num_prefs), chosen in groups.items():
+                if method in USES_PREFERENCES and num_prefs != count:
+                    continue
+                label = method if inner == "sac" else f"{method} ({inner})"
+                color = colors.get(method.removesuffix("-batches"), "black")  # a -batches variant: dashed
+                linestyle = "--" if method.endswith("-batches") else "-"
+                if method == "bc":
+                    value = float(metrics.aggregate_iqm(np.array([[r[values][-1]] for r in chosen])))
+                    ax.axhline(value, color=color, linestyle=":", label=f"bc ({value:,.0f})")
+                    continue
+                length = min(len(r[values]) for r in chosen)
+                steps = np.array(chosen[0]["steps"][:length])
+                curve, low, high = iqm_curve(np.array([r[values][:length] for r in chosen], dtype=float))
+                seeds = "1 seed" if len(chosen) == 1 else f"{len(chosen)} seeds"
+                ax.plot(steps, curve, color=color, linestyle=linestyle, label=f"{label} ({seeds})")
+                if low is not None:
+                    ax.fill_between(steps, low, high, color=color, alpha=0.2)
+            refs = env_runs[0].get("refs") or {}
+            for name, style in (("demonstrator", "--"), ("random", "-.")):
+                if refs.get(name) is not None:
+                    level = 100.0 if name == "demonstrator" else 0.0
+                    ax.axhline(level if scored else refs[name], color="gray", linestyle=style, linewidth=1, label=name)
+            ax.set_xlim(0, horizon)
+            ax.set_xlabel("env steps")
+            name = " ".join(part for part in (title, env) if part) or "benchmark"
+            ax.set_title(name if count is None else f"{name}, {count:,} preferences")
+            ax.grid(alpha=0.3)
+        axes_row[0].set_ylabel("normalised score, IQM over seeds" if scored else "true return, IQM over seeds")
+    axes[0][-1].legend(fontsize=8, loc="best", title="band: 95% CI (none with 1 seed)", title_fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def scarcity_points(runs: list[dict]) -> dict[str, dict[tuple[str, str], list[tuple]]]:
+    """What ``scarcity.png`` draws: per env that has two or more preference budgets, per (method, inner
+    learner), the points (preferences or None, IQM of the final score over seeds, its 95% CI, seeds).
+
+    :param runs: records of :func:`run_record`
+    """
+    points: dict[str, dict[tuple[str, str], list[tuple]]] = {}
+    for env in envs_of(runs):
+        groups = group_runs(r for r in runs if env_of(r) == env)
+        if len({k[2] for k in groups} - {None}) < 2:
+            continue
+        for key, group in groups.items():
+            matrix = score_matrix(group, [env])
+            if matrix.size:
+                points.setdefault(env, {}).setdefault(key[:2], []).append((key[2], *iqm(matrix), matrix.shape[0]))
+    return points
+
+
+def plot_scarcity(runs: list[dict], path: Path) -> bool:
+    """Final score against the number of preferences, one panel per env (:func:`scarcity_points`): per method
+    the IQM over seeds with its 95% CI as an error bar; the methods without preferences (aihf-demos, bc,
+    sac-true) as horizontal lines. Drawn only when an env has runs at two or more preference budgets.
+
+    :param runs: records of :func:`run_record`
+    :param path: the image file
+    :return: whether the plot was drawn
+    """
+    points = scarcity_points(runs)
+    if not points:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(points), figsize=(6 * len(points), 4.5), squeeze=False)
+    colors = {m: plt.get_cmap("tab10")(i) for i, m in enumerate(METHODS)}
+    for ax, (env, lines) in zip(axes[0], points.items(), strict=True):
+        for (method, inner), line in lines.items():
+            label = method if inner == "sac" else f"{method} ({inner})"
+            color = colors.get(method.removesuffix("-batches"), "black")
+            if method not in USES_PREFERENCES:
+                ax.axhline(line[0][1], color=color, linestyle=":", label=f"{label}, no preferences")
+                continue
+            x, y = [p[0] for p in line], [p[1] for p in line]
+            low = [value - (ci[0] if ci else value) for _, value, ci, _ in line]
+            high = [(ci[1] if ci else value) - value for _, value, ci, _ in line]
+            most = max(p[3] for p in line)
+            seeds = "1 seed" if most == 1 else f"{most} seeds"
+            linestyle = "--" if method.endswith("-batches") else "-"
+            ax.errorbar(
+                x,
+                y,
+                yerr=[low, high],
+                color=color,
+                linestyle=linestyle,
+                marker="o",
+                capsize=3,
+                label=f"{label} ({seeds})",
+            )
+        counts = sorted({p[0] for line in lines.values() for p in line if p[0] is not None})
+        ax.set_xscale("log")
+        ax.set_xticks(counts, [f"{c:,}" for c in counts])
+        ax.minorticks_off()
+        ax.axhline(100, color="gray", linestyle="--", linewidth=1, label="demonstrator")
+        ax.axhline(0, color="gray", linestyle="-.", linewidth=1, label="random")
+        ax.set_xlabel("labelled preference pairs")
+        ax.set_ylabel("final normalised score, IQM over seeds")
+        ax.set_title(f"{env}: final score against the number of preferences")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="best", title="bars: 95% CI (none with 1 seed)", title_fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
