@@ -15,6 +15,17 @@ from benchmarks.records import env_of, envs_of, group_runs, score_matrix
 from benchmarks.score_statistics import iqm, iqm_curve
 
 
+def _line_style(method: str, inner: str) -> tuple[str, tuple, str]:
+    """A method's label, colour and line style, the same in both figures: a ``-batches`` variant has its
+    baseline's colour, dashed; the inner learner is named unless it is SAC."""
+    import matplotlib.pyplot as plt
+
+    label = method if inner == "sac" else f"{method} ({inner})"
+    base = method.removesuffix("-batches")
+    color = plt.get_cmap("tab10")(METHODS.index(base)) if base in METHODS else "black"
+    return label, color, "--" if method.endswith("-batches") else "-"
+
+
 def plot(runs: list[dict], path: Path, title: str = "") -> None:
     """Curves against env steps, IQM over seeds with a 95% bootstrap band: one row of panels per env, one
     panel per number of preferences. The normalised score where the env's reference returns are known, else the
@@ -34,7 +45,6 @@ def plot(runs: list[dict], path: Path, title: str = "") -> None:
     fig, axes = plt.subplots(
         len(envs), len(counts), figsize=(6 * len(counts), 4.5 * len(envs)), squeeze=False, sharey="row"
     )
-    colors = {m: plt.get_cmap("tab10")(i) for i, m in enumerate(METHODS)}
     for axes_row, env in zip(axes, envs, strict=True):
         env_runs = [r for r in runs if env_of(r) == env]
         scored = all(s is not None for r in env_runs for s in r["scores"])
@@ -45,9 +55,7 @@ def plot(runs: list[dict], path: Path, title: str = "") -> None:
             for (method, inner, num_prefs), chosen in groups.items():
                 if method in USES_PREFERENCES and num_prefs != count:
                     continue
-                label = method if inner == "sac" else f"{method} ({inner})"
-                color = colors.get(method.removesuffix("-batches"), "black")  # a -batches variant: dashed
-                linestyle = "--" if method.endswith("-batches") else "-"
+                label, color, linestyle = _line_style(method, inner)
                 if method == "bc":
                     value = float(metrics.aggregate_iqm(np.array([[r[values][-1]] for r in chosen])))
                     ax.axhline(value, color=color, linestyle=":", label=f"bc ({value:,.0f})")
@@ -112,11 +120,9 @@ def plot_scarcity(runs: list[dict], path: Path) -> bool:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(points), figsize=(6 * len(points), 4.5), squeeze=False)
-    colors = {m: plt.get_cmap("tab10")(i) for i, m in enumerate(METHODS)}
     for ax, (env, lines) in zip(axes[0], points.items(), strict=True):
         for (method, inner), line in lines.items():
-            label = method if inner == "sac" else f"{method} ({inner})"
-            color = colors.get(method.removesuffix("-batches"), "black")
+            label, color, linestyle = _line_style(method, inner)
             if method not in USES_PREFERENCES:
                 ax.axhline(line[0][1], color=color, linestyle=":", label=f"{label}, no preferences")
                 continue
@@ -125,7 +131,6 @@ def plot_scarcity(runs: list[dict], path: Path) -> bool:
             high = [(ci[1] if ci else value) - value for _, value, ci, _ in line]
             most = max(p[3] for p in line)
             seeds = "1 seed" if most == 1 else f"{most} seeds"
-            linestyle = "--" if method.endswith("-batches") else "-"
             ax.errorbar(
                 x,
                 y,
