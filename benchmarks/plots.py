@@ -26,6 +26,20 @@ def _line_style(method: str, inner: str) -> tuple[str, tuple, str]:
     return label, color, "--" if method.endswith("-batches") else "-"
 
 
+def merged_legend(axes) -> tuple[list, list[str]]:
+    """The legend entries of all panels, each label once, in the order first drawn: one legend for a figure
+    whose envs ran different methods (the first panel alone would leave some out).
+
+    :param axes: matplotlib axes
+    :return: the handles and labels for ``legend``
+    """
+    entries: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    return list(entries.values()), list(entries)
+
+
 def plot(runs: list[dict], path: Path, title: str = "") -> None:
     """Curves against env steps, IQM over seeds with a 95% bootstrap band: one row of panels per env, one
     panel per number of preferences. The normalised score where the env's reference returns are known, else the
@@ -78,7 +92,10 @@ def plot(runs: list[dict], path: Path, title: str = "") -> None:
             ax.set_title(name if count is None else f"{name}, {count:,} preferences")
             ax.grid(alpha=0.3)
         axes_row[0].set_ylabel("normalised score, IQM over seeds" if scored else "true return, IQM over seeds")
-    axes[0][-1].legend(fontsize=8, loc="best", title="band: 95% CI (none with 1 seed)", title_fontsize=7)
+    handles, labels = merged_legend(axes.flat)
+    axes[0][-1].legend(
+        handles, labels, fontsize=8, loc="best", title="band: 95% CI (none with 1 seed)", title_fontsize=7
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -170,6 +170,23 @@ def test_plot_draws_one_row_of_panels_per_env(tmp_path):
     assert height > width / 2, "two envs, two preference budgets: a 2 x 2 grid"
 
 
+def test_the_legend_names_the_methods_of_every_panel_once():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from benchmarks.plots import merged_legend
+
+    fig, (hopper, walker) = plt.subplots(1, 2)
+    hopper.plot([0, 1], [0, 1], label="aihf (3 seeds)")
+    walker.plot([0, 1], [1, 0], label="aihf (3 seeds)")
+    walker.plot([0, 1], [1, 1], label="rlhf (3 seeds)")  # a method only one env has run
+    handles, labels = merged_legend([hopper, walker])
+    plt.close(fig)
+    assert labels == ["aihf (3 seeds)", "rlhf (3 seeds)"] and len(handles) == 2
+
+
 def test_the_scarcity_plot_has_a_point_per_budget_and_a_line_per_method_without_preferences(tmp_path):
     from benchmarks.report import plot_scarcity, scarcity_points
 
