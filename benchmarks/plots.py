@@ -5,7 +5,9 @@ bootstrap band) and ``scarcity.png`` (final score against the number of preferen
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rliable import metrics
@@ -26,7 +28,7 @@ def _line_style(method: str, inner: str) -> tuple[str, tuple, str]:
     return label, color, "--" if method.endswith("-batches") else "-"
 
 
-def merged_legend(axes) -> tuple[list, list[str]]:
+def merged_legend(axes: Iterable[Any]) -> tuple[list, list[str]]:
     """The legend entries of all panels, each label once, in the order first drawn: one legend for a figure
     whose envs ran different methods (the first panel alone would leave some out).
 
