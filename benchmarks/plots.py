@@ -17,14 +17,28 @@ from benchmarks.records import env_of, envs_of, group_runs, score_matrix
 from benchmarks.score_statistics import iqm, iqm_curve
 
 
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the file-only backend (benchmarks run headless), imported when a figure is drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _seeds(count: int) -> str:
+    return "1 seed" if count == 1 else f"{count} seeds"
+
+
 def _line_style(method: str, inner: str) -> tuple[str, tuple, str]:
     """A method's label, colour and line style, the same in both figures: a ``-batches`` variant has its
     baseline's colour, dashed; the inner learner is named unless it is SAC."""
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
 
     label = method if inner == "sac" else f"{method} ({inner})"
     base = method.removesuffix("-batches")
-    color = plt.get_cmap("tab10")(METHODS.index(base)) if base in METHODS else "black"
+    color = colormaps["tab10"](METHODS.index(base)) if base in METHODS else "black"
     return label, color, "--" if method.endswith("-batches") else "-"
 
 
@@ -51,11 +65,7 @@ def plot(runs: list[dict], path: Path, title: str = "") -> None:
     :param path: the image file
     :param title: added to each panel's title
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     envs = envs_of(runs)
     counts = sorted({r["num_prefs"] for r in runs if r["num_prefs"] is not None}) or [None]
     fig, axes = plt.subplots(
@@ -79,8 +89,7 @@ def plot(runs: list[dict], path: Path, title: str = "") -> None:
                 length = min(len(r[values]) for r in chosen)
                 steps = np.array(chosen[0]["steps"][:length])
                 curve, low, high = iqm_curve(np.array([r[values][:length] for r in chosen], dtype=float))
-                seeds = "1 seed" if len(chosen) == 1 else f"{len(chosen)} seeds"
-                ax.plot(steps, curve, color=color, linestyle=linestyle, label=f"{label} ({seeds})")
+                ax.plot(steps, curve, color=color, linestyle=linestyle, label=f"{label} ({_seeds(len(chosen))})")
                 if low is not None:
                     ax.fill_between(steps, low, high, color=color, alpha=0.2)
             refs = env_runs[0].get("refs") or {}
@@ -133,11 +142,7 @@ def plot_scarcity(runs: list[dict], path: Path) -> bool:
     points = scarcity_points(runs)
     if not points:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, axes = plt.subplots(1, len(points), figsize=(6 * len(points), 4.5), squeeze=False)
     for ax, (env, lines) in zip(axes[0], points.items(), strict=True):
         for (method, inner), line in lines.items():
@@ -148,8 +153,6 @@ def plot_scarcity(runs: list[dict], path: Path) -> bool:
             x, y = [p[0] for p in line], [p[1] for p in line]
             low = [value - (ci[0] if ci else value) for _, value, ci, _ in line]
             high = [(ci[1] if ci else value) - value for _, value, ci, _ in line]
-            most = max(p[3] for p in line)
-            seeds = "1 seed" if most == 1 else f"{most} seeds"
             ax.errorbar(
                 x,
                 y,
@@ -158,7 +161,7 @@ def plot_scarcity(runs: list[dict], path: Path) -> bool:
                 linestyle=linestyle,
                 marker="o",
                 capsize=3,
-                label=f"{label} ({seeds})",
+                label=f"{label} ({_seeds(max(p[3] for p in line))})",
             )
         counts = sorted({p[0] for line in lines.values() for p in line if p[0] is not None})
         ax.set_xscale("log")
