@@ -61,6 +61,9 @@ DEMO_BATCHES = {"aihf", "aihf-demos", "rlhf-batches", "ipl-batches"}  # get demo
 INNER_LEARNERS = ("sac", "tqc", "crossq")
 TEACHERS = ("oracle", "stochastic", "mistake", "myopic", "skip", "equal")
 DISPLAY_OPTIONS = ("--quiet",)  # change what is printed, not what is run: --resume takes them
+# The records the docs' claims tables are built from (one folder per env): what --help's cost estimate reads where
+# no benchmark on this machine has measured the setting, e.g. in a fresh clone.
+COMMITTED_CLAIMS_RUNS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "claims"
 
 
 @dataclass
@@ -256,16 +259,21 @@ def build_parser(env_id: str) -> argparse.ArgumentParser:
 
 
 def measured_rates(
-    env_id: str, runs_root: Path = Path("runs"), profile: str = "paper"
+    env_id: str,
+    runs_root: Path = Path("runs"),
+    profile: str = "paper",
+    committed_root: Path | None = COMMITTED_CLAIMS_RUNS,
 ) -> tuple[dict[str, float], Path | None]:
     """Env steps per second per method, from the newest benchmark folder of this env measured at ``profile``'s
     network size and inner learner (``<runs_root>/<env>/*/``, as the default ``--logdir``): its
     ``results.json``, or, for a benchmark still in progress or split into parts, the records of its finished
-    runs (``runs/*.json``) with the setting of its ``command.json``.
+    runs (``runs/*.json``) with the setting of its ``command.json``. Where there is none, the committed records
+    of ``<committed_root>/<env_id>`` (the docs' claims runs) when they are at that setting.
 
     :param env_id: the env, e.g. ``Hopper-v5``
     :param runs_root: where the benchmarks wrote their folders
     :param profile: the profile whose network size and inner learner the rates must be measured at
+    :param committed_root: the folder of committed benchmark records, one folder per env; None: not read
     :return: the mean rate of each method's runs, and the file or folder they come from (``{}``, None if none)
     """
     module = env_id.split("-")[0].lower()
@@ -273,7 +281,10 @@ def measured_rates(
     folders = {
         path.parent for name in ("results.json", "command.json") for path in (runs_root / module).glob(f"*/{name}")
     }
-    for folder in sorted(folders, key=lambda path: path.stat().st_mtime, reverse=True):
+    newest_first = sorted(folders, key=lambda path: path.stat().st_mtime, reverse=True)
+    if committed_root is not None and (committed_root / env_id / "command.json").is_file():
+        newest_first.append(committed_root / env_id)
+    for folder in newest_first:
         try:
             net_arch, inner, runs, source = _setting_and_runs(folder)
         except (OSError, json.JSONDecodeError, KeyError, ValueError):
@@ -305,13 +316,19 @@ def _setting_and_runs(folder: Path) -> tuple[list[int], str, list[dict], Path]:
     return config.get("net_arch"), config.get("inner", "sac"), data.get("runs", []), folder / "results.json"
 
 
-def paper_length_cost(env_id: str, runs_root: Path = Path("runs"), profile: str = "paper") -> str:
+def paper_length_cost(
+    env_id: str,
+    runs_root: Path = Path("runs"),
+    profile: str = "paper",
+    committed_root: Path | None = COMMITTED_CLAIMS_RUNS,
+) -> str:
     """The command that tests both claims on ``env_id`` (every method, 500 and 20,000 preferences, the profile's
     seeds and env steps) with its expected CPU-hours, from measured rates where there are any.
 
     :param env_id: the env, e.g. ``Hopper-v5``
     :param runs_root: where earlier benchmarks wrote their folders (see :func:`measured_rates`)
     :param profile: ``"paper"`` (the paper's protocol) or ``"claims"`` (the library's defaults on a CPU)
+    :param committed_root: committed records to read where ``runs_root`` has none (see :func:`measured_rates`)
     :return: the text that ``--help`` ends with
     """
     module = env_id.split("-")[0].lower()
@@ -327,7 +344,7 @@ def paper_length_cost(env_id: str, runs_root: Path = Path("runs"), profile: str 
         f"Both claims on {env_id}, profile {profile} ({setting}; {sum(runs.values())} runs, "
         f"{sum(env_steps.values()) / 1e6:.1f}M env steps):\n  {command}\n"
     )
-    rates, source = measured_rates(env_id, runs_root, profile)
+    rates, source = measured_rates(env_id, runs_root, profile, committed_root)
     if not rates:
         measure = f"python -m benchmarks.{module} --profile {profile} --num-prefs 500 --methods {' '.join(METHODS)}"
         return text + (

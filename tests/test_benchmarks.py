@@ -70,13 +70,13 @@ def test_inner_picks_the_learner_of_the_aihf_family_and_sac_true_only():
 
 
 def test_help_gives_the_paper_length_command_and_its_cost(tmp_path):
-    assert "not measured" in paper_length_cost("Hopper-v5", tmp_path)
+    assert "not measured" in paper_length_cost("Hopper-v5", tmp_path, committed_root=None)
     measured = tmp_path / "hopper" / "20260101-000000"
     measured.mkdir(parents=True)
     runs = [{"method": m, "env_steps_per_second": 100.0} for m in METHODS if m != "bc"]
     results = {"config": {"net_arch": PROFILES["paper"].net_arch}, "runs": runs}
     (measured / "results.json").write_text(json.dumps(results))
-    text = paper_length_cost("Hopper-v5", tmp_path)
+    text = paper_length_cost("Hopper-v5", tmp_path, committed_root=None)
     # 15 runs per seed (6 methods with preferences x 2 budgets, 3 without), 3 seeds, 300k steps; bc has none
     assert "--profile paper --num-prefs 500 20000" in text and "45 runs" in text
     assert f"{14 * 3 * 300_000 / 100 / 3600:,.0f} CPU-hours" in text and str(measured) in text
@@ -92,7 +92,7 @@ def test_help_gives_the_claims_command_at_the_cpu_setting_and_its_cost_from_rate
         folder.mkdir(parents=True)
         config = {"net_arch": net_arch, "inner": inner}
         (folder / "results.json").write_text(json.dumps({"config": config, "runs": runs}))
-    text = paper_length_cost("Hopper-v5", tmp_path, profile="claims")
+    text = paper_length_cost("Hopper-v5", tmp_path, profile="claims", committed_root=None)
     assert "python -m benchmarks.hopper --profile claims\n" in text and "45 runs" in text
     assert "not measured" in text and "inner learner crossq" in text
     measured = tmp_path / "hopper" / "3"
@@ -100,7 +100,7 @@ def test_help_gives_the_claims_command_at_the_cpu_setting_and_its_cost_from_rate
     (measured / "results.json").write_text(
         json.dumps({"config": {"net_arch": [64, 64], "inner": "crossq"}, "runs": runs})
     )
-    text = paper_length_cost("Hopper-v5", tmp_path, profile="claims")
+    text = paper_length_cost("Hopper-v5", tmp_path, profile="claims", committed_root=None)
     assert f"{14 * 3 * 150_000 / 50 / 3600:,.0f} CPU-hours" in text and str(measured) in text
     # a benchmark still in progress: the records of its finished runs, at the setting of its command
     progress = tmp_path / "hopper" / "4"
@@ -110,7 +110,7 @@ def test_help_gives_the_claims_command_at_the_cpu_setting_and_its_cost_from_rate
         json.dumps({"method": "rlhf", "env_steps_per_second": 25.0})
     )
     os.utime(progress, (time.time() + 60, time.time() + 60))  # the newest folder
-    text = paper_length_cost("Hopper-v5", tmp_path, profile="claims")
+    text = paper_length_cost("Hopper-v5", tmp_path, profile="claims", committed_root=None)
     assert str(progress / "runs") in text and "unmeasured" in text  # the other methods at the median rate
     assert f"{14 * 3 * 150_000 / 25 / 3600:,.0f} CPU-hours" in text
     # unmeasured methods on the AIHF learner (the family and sac-true) go at the measured AIHF-family rate
@@ -125,11 +125,38 @@ def test_help_gives_the_claims_command_at_the_cpu_setting_and_its_cost_from_rate
     }
     (progress / "results.json").write_text(json.dumps(stale))
     os.utime(progress, (time.time() + 60, time.time() + 60))
-    text = paper_length_cost("Hopper-v5", tmp_path, profile="claims")
+    text = paper_length_cost("Hopper-v5", tmp_path, profile="claims", committed_root=None)
     seconds = (6 + 3 + 6 + 3) * 150_000 / 20 + 12 * 150_000 / 25 + 12 * 150_000 / 100  # aihf family, rlhf, ipl
     assert (
         f"{seconds / 3600:,.0f} CPU-hours" in text and "aihf, aihf-demos, sac-true at the rate of the measured" in text
     )
+
+
+def test_help_estimates_the_cost_from_the_committed_claims_records_where_nothing_here_measured_it(tmp_path):
+    committed = tmp_path / "committed"
+    (committed / "Hopper-v5" / "runs").mkdir(parents=True)
+    (committed / "Hopper-v5" / "command.json").write_text(
+        json.dumps({"env_id": "Hopper-v5", "argv": ["--profile", "claims"]})
+    )
+    for method, rate in (("rlhf", 150.0), ("ipl", 75.0), ("aihf-prefs", 100.0)):
+        (committed / "Hopper-v5" / "runs" / f"{method}_prefs500_seed0.json").write_text(
+            json.dumps({"method": method, "env_steps_per_second": rate})
+        )
+    text = paper_length_cost("Hopper-v5", tmp_path / "runs", profile="claims", committed_root=committed)
+    seconds = (6 + 3 + 6 + 3) * 150_000 / 100 + 12 * 150_000 / 150 + 12 * 150_000 / 75  # aihf family, rlhf, ipl
+    assert f"{seconds / 3600:,.0f} CPU-hours" in text and str(committed / "Hopper-v5" / "runs") in text
+    # a benchmark run here at the setting is newer than the committed records: it is the one read
+    here = tmp_path / "runs" / "hopper" / "1"
+    here.mkdir(parents=True)
+    runs = [{"method": m, "env_steps_per_second": 50.0} for m in METHODS if m != "bc"]
+    (here / "results.json").write_text(json.dumps({"config": {"net_arch": [64, 64], "inner": "crossq"}, "runs": runs}))
+    text = paper_length_cost("Hopper-v5", tmp_path / "runs", profile="claims", committed_root=committed)
+    assert f"{14 * 3 * 150_000 / 50 / 3600:,.0f} CPU-hours" in text and str(here) in text
+    # the paper profile's setting ([256, 256], SAC) is not the committed records': not measured
+    assert "not measured" in paper_length_cost("Hopper-v5", tmp_path / "runs", committed_root=committed)
+    # the repository's own records: a fresh clone's --help has an estimate for every env with claims runs
+    for env_id in ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5"):
+        assert "CPU-hours (one run per core" in paper_length_cost(env_id, tmp_path / "runs", profile="claims")
 
 
 @pytest.mark.parametrize(
