@@ -347,9 +347,13 @@ def paper_length_cost(
     rates, source = measured_rates(env_id, runs_root, profile, committed_root)
     if not rates:
         measure = f"python -m benchmarks.{module} --profile {profile} --num-prefs 500 --methods {' '.join(METHODS)}"
+        searched = [runs_root / module]
+        if committed_root is not None and (committed_root / env_id).is_dir():
+            searched.append(committed_root / env_id)
         return text + (
-            f"Expected CPU-hours: not measured (no finished run under {runs_root / module} at this profile's network "
-            f"size {chosen.net_arch} and inner learner {chosen.inner}); a short measurement: {measure} --seeds 0 "
+            f"Expected CPU-hours: not measured (no finished run under {' or '.join(map(str, searched))} at this "
+            f"profile's network size {chosen.net_arch} and inner learner {chosen.inner}); a short measurement: "
+            f"{measure} --seeds 0 "
             "--timesteps 20000 --eval-freq 10000 --no-video"
         )
     # An unmeasured method is assumed as fast as a measured one on the same learner: a -batches variant as its
