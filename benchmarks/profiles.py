@@ -282,8 +282,9 @@ def measured_rates(
         path.parent for name in ("results.json", "command.json") for path in (runs_root / module).glob(f"*/{name}")
     }
     newest_first = sorted(folders, key=lambda path: path.stat().st_mtime, reverse=True)
-    if committed_root is not None and (committed_root / env_id / "command.json").is_file():
-        newest_first.append(committed_root / env_id)
+    committed = _committed_folder(committed_root, env_id)
+    if committed is not None:
+        newest_first.append(committed)
     for folder in newest_first:
         try:
             net_arch, inner, runs, source = _setting_and_runs(folder)
@@ -298,6 +299,14 @@ def measured_rates(
         if rates:
             return {method: sum(values) / len(values) for method, values in rates.items()}, source
     return {}, None
+
+
+def _committed_folder(committed_root: Path | None, env_id: str) -> Path | None:
+    """``<committed_root>/<env_id>`` when it holds committed benchmark records (its ``command.json`` says their
+    setting); None where it does not or ``committed_root`` is None. One check for reading and for naming it."""
+    if committed_root is not None and (committed_root / env_id / "command.json").is_file():
+        return committed_root / env_id
+    return None
 
 
 def _setting_and_runs(folder: Path) -> tuple[list[int], str, list[dict], Path]:
@@ -347,9 +356,8 @@ def paper_length_cost(
     rates, source = measured_rates(env_id, runs_root, profile, committed_root)
     if not rates:
         measure = f"python -m benchmarks.{module} --profile {profile} --num-prefs 500 --methods {' '.join(METHODS)}"
-        searched = [runs_root / module]
-        if committed_root is not None and (committed_root / env_id).is_dir():
-            searched.append(committed_root / env_id)
+        committed = _committed_folder(committed_root, env_id)
+        searched = [runs_root / module] + ([committed] if committed is not None else [])
         return text + (
             f"Expected CPU-hours: not measured (no finished run under {' or '.join(map(str, searched))} at this "
             f"profile's network size {chosen.net_arch} and inner learner {chosen.inner}); a short measurement: "
