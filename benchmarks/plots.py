@@ -143,7 +143,7 @@ def plot_scarcity(runs: list[dict], path: Path) -> bool:
     if not points:
         return False
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(points), figsize=(9 * len(points), 4.5), squeeze=False)
+    fig, axes = plt.subplots(1, len(points), figsize=(6 * len(points) + 3, 4.5), squeeze=False)
     for ax, (env, lines) in zip(axes[0], points.items(), strict=True):
         for (method, inner), line in lines.items():
             label, color, linestyle = _line_style(method, inner)
@@ -173,14 +173,17 @@ def plot_scarcity(runs: list[dict], path: Path) -> bool:
         ax.set_ylabel("final normalised score, IQM over seeds")
         ax.set_title(f"{env}: final score against the number of preferences")
         ax.grid(alpha=0.3)
-        # beside the panel: inside it the legend hid the error bars of the middle budgets
-        ax.legend(
-            fontsize=8,
-            loc="upper left",
-            bbox_to_anchor=(1.01, 1.0),
-            title="bars: 95% CI (none with 1 seed)",
-            title_fontsize=7,
-        )
+    # one legend for all panels, beside the last: inside a panel it hid the error bars of the middle budgets
+    handles, labels = merged_legend(axes.flat)
+    axes[0][-1].legend(
+        handles,
+        labels,
+        fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        title="bars: 95% CI (none with 1 seed)",
+        title_fontsize=7,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
