@@ -103,9 +103,16 @@ def plot(runs: list[dict], path: Path, title: str = "") -> None:
             ax.set_title(name if count is None else f"{name}, {count:,} preferences")
             ax.grid(alpha=0.3)
         axes_row[0].set_ylabel("normalised score, IQM over seeds" if scored else "true return, IQM over seeds")
+    # beside the last panel of the first row: inside, "best" still hid curves once a report held many methods
     handles, labels = merged_legend(axes.flat)
     axes[0][-1].legend(
-        handles, labels, fontsize=8, loc="best", title="band: 95% CI (none with 1 seed)", title_fontsize=7
+        handles,
+        labels,
+        fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        title="band: 95% CI (none with 1 seed)",
+        title_fontsize=7,
     )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
