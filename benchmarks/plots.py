@@ -56,6 +56,19 @@ def merged_legend(axes: Iterable[Any]) -> tuple[list, list[str]]:
     return list(entries.values()), list(entries)
 
 
+def legend_beside(axes: Any, title: str) -> None:
+    """One legend for all panels (:func:`merged_legend`), beside the first row's last panel: inside a panel it hid
+    curves and error bars once a report held many methods.
+
+    :param axes: the figure's 2-D array of matplotlib axes
+    :param title: the legend's title
+    """
+    handles, labels = merged_legend(axes.flat)
+    axes[0][-1].legend(
+        handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title=title, title_fontsize=7
+    )
+
+
 def plot(runs: list[dict], path: Path, title: str = "") -> None:
     """Curves against env steps, IQM over seeds with a 95% bootstrap band: one row of panels per env, one
     panel per number of preferences. The normalised score where the env's reference returns are known, else the
@@ -103,17 +116,7 @@ def plot(runs: list[dict], path: Path, title: str = "") -> None:
             ax.set_title(name if count is None else f"{name}, {count:,} preferences")
             ax.grid(alpha=0.3)
         axes_row[0].set_ylabel("normalised score, IQM over seeds" if scored else "true return, IQM over seeds")
-    # beside the last panel of the first row: inside, "best" still hid curves once a report held many methods
-    handles, labels = merged_legend(axes.flat)
-    axes[0][-1].legend(
-        handles,
-        labels,
-        fontsize=8,
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1.0),
-        title="band: 95% CI (none with 1 seed)",
-        title_fontsize=7,
-    )
+    legend_beside(axes, "band: 95% CI (none with 1 seed)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -180,17 +183,7 @@ def plot_scarcity(runs: list[dict], path: Path) -> bool:
         ax.set_ylabel("final normalised score, IQM over seeds")
         ax.set_title(f"{env}: final score against the number of preferences")
         ax.grid(alpha=0.3)
-    # one legend for all panels, beside the last: inside a panel it hid the error bars of the middle budgets
-    handles, labels = merged_legend(axes.flat)
-    axes[0][-1].legend(
-        handles,
-        labels,
-        fontsize=8,
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1.0),
-        title="bars: 95% CI (none with 1 seed)",
-        title_fontsize=7,
-    )
+    legend_beside(axes, "bars: 95% CI (none with 1 seed)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
