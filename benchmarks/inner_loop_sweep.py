@@ -142,8 +142,9 @@ def build_model(variant: str, env: Any, demos: Any, prefs: Any, net_arch: list[i
     from aihf_control import AveragedCrossQ, AveragedSAC
 
     algorithm, kwargs = VARIANTS[variant]
-    # --set overrides the variant's and the sweep's arguments (e.g. policy_kwargs with wider critics)
-    arguments = {"learning_starts": 5_000, "seed": seed, "verbose": 0, **kwargs, **extra}
+    # --set overrides the variant's and the sweep's arguments (e.g. policy_kwargs with wider critics, device="cuda");
+    # the CPU by default, as the benchmarks: at these network sizes a GPU is slower (docs/guide/scaling-out.md)
+    arguments = {"learning_starts": 5_000, "seed": seed, "verbose": 0, "device": "cpu", **kwargs, **extra}
     arguments["policy_kwargs"] = {
         "net_arch": net_arch,
         **kwargs.get("policy_kwargs", {}),
@@ -216,7 +217,7 @@ def run_one(job: dict) -> dict:
     resumed_from = latest_checkpoint(checkpoints)
     if resumed_from is not None:  # the feedback is rebuilt from the seed; the rest comes from the checkpoint
         feedback = {} if job["variant"].endswith("-true") else {"demonstrations": demos, "preferences": prefs}
-        model = load_checkpoint(type(model), resumed_from, env, **feedback)
+        model = load_checkpoint(type(model), resumed_from, env, device=model.device, **feedback)
         saved = read_checkpoint_state(resumed_from)["extra"]
         evaluation.restore_state(saved)
         averaged.restore_state(saved)

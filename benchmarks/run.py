@@ -221,15 +221,16 @@ def resume_model(spec: RunSpec, checkpoint: Path, env: gym.Env, demos: Any, pref
     from aihf_control import load_checkpoint
 
     cls = model_class(spec)
+    device = spec.profile.device  # else SB3's "auto": a run started on the CPU would go on on a GPU
     if spec.method in AIHF_FAMILY:
-        return load_checkpoint(cls, checkpoint, env, demonstrations=demos, preferences=prefs)
+        return load_checkpoint(cls, checkpoint, env, device=device, demonstrations=demos, preferences=prefs)
     if spec.method in ("rlhf", "rlhf-batches"):  # its BC start is done and recorded in the checkpoint
-        model = load_checkpoint(cls, checkpoint, env, preferences=prefs)
+        model = load_checkpoint(cls, checkpoint, env, device=device, preferences=prefs)
     elif spec.method in ("ipl", "ipl-batches"):
-        model = load_checkpoint(cls, checkpoint, env)
+        model = load_checkpoint(cls, checkpoint, env, device=device)
         model.set_preferences(prefs)
     else:
-        return load_checkpoint(cls, checkpoint, env)
+        return load_checkpoint(cls, checkpoint, env, device=device)
     if spec.method.endswith("-batches"):  # feedback is not saved: the demonstrations of the minibatches again
         model.set_demonstrations(demos)
     return model

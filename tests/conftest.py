@@ -17,6 +17,15 @@ from aihf_control import Demonstrations, Preferences
 
 torch.set_num_threads(1)
 
+
+@pytest.fixture(autouse=True)
+def cpu_unless_marked_gpu(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test but those marked ``gpu`` runs on the CPU, also on a machine with a GPU: SB3's ``device="auto"``
+    (the default of ``load`` and of most constructors) then means the CPU, whose numbers the tolerances are for."""
+    if request.node.get_closest_marker("gpu") is None:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
 HOPPER_OBS_DIM = 11
 HOPPER_ACT_DIM = 3
 

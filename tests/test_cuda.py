@@ -1,0 +1,114 @@
+"""The GPU path: every learner trains, saves, checkpoints and reloads with its tensors on CUDA.
+
+The rest of the suite runs on the CPU wherever it runs (tests/conftest.py); these tests, marked ``gpu``, run
+where torch sees a GPU and are skipped elsewhere (CI has none). A model trained on CUDA must load on a CPU-only
+machine, and a checkpoint written on one device must resume on the other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from aihf_control import AIHF, BC, IPL, RLHF, AIHFCrossQ, ResumableCheckpointCallback, load_checkpoint
+from aihf_control.data import ScriptedTeacher
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+
+
+def on_cuda(module: torch.nn.Module) -> bool:
+    return all(p.device.type == "cuda" for p in module.parameters())
+
+
+def cuda_kwargs(small_aihf_kwargs: dict) -> dict:
+    return {**small_aihf_kwargs, "device": "cuda"}
+
+
+def test_auto_device_picks_the_gpu_for_policy_reward_and_feedback(hopper_demos, hopper_prefs, small_aihf_kwargs):
+    kwargs = {**small_aihf_kwargs, "device": "auto"}
+    model = AIHF("MlpPolicy", "Hopper-v5", hopper_demos, hopper_prefs, seed=0, **kwargs)
+    assert model.device.type == "cuda" and on_cuda(model.policy) and on_cuda(model.reward_net)
+    model.learn(300)
+    feedback = [v for v in vars(model._feedback).values() if isinstance(v, torch.Tensor)]
+    assert feedback and all(t.device.type == "cuda" for t in feedback)
+    assert model.reward_updates > 0
+    filled = model.replay_buffer.rewards[: model.replay_buffer.pos]
+    assert np.isfinite(filled).all()
+
+
+@pytest.mark.parametrize("algorithm", [AIHF, AIHFCrossQ])
+def test_a_model_trained_on_the_gpu_loads_on_the_cpu(
+    tmp_path, hopper_demos, hopper_prefs, small_aihf_kwargs, algorithm
+):
+    model = algorithm("MlpPolicy", "Hopper-v5", hopper_demos, hopper_prefs, seed=0, **cuda_kwargs(small_aihf_kwargs))
+    model.learn(300)
+    assert model.reward_updates > 0 and on_cuda(model.reward_net)
+    model.save(tmp_path / "model.zip")
+    loaded = algorithm.load(tmp_path / "model.zip", env=gym.make("Hopper-v5"), device="cpu")
+    assert not on_cuda(loaded.reward_net) and not on_cuda(loaded.policy)
+    obs, acts = hopper_demos.obs[:8], hopper_demos.acts[:8]
+    np.testing.assert_allclose(model.predict_reward(obs, acts), loaded.predict_reward(obs, acts), atol=1e-5)
+    np.testing.assert_allclose(
+        model.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0], atol=1e-5
+    )
+
+
+@pytest.mark.parametrize("resume_on", ["cuda", "cpu"])
+def test_a_gpu_checkpoint_resumes_on_either_device(tmp_path, hopper_demos, hopper_prefs, small_aihf_kwargs, resume_on):
+    model = AIHF("MlpPolicy", "Hopper-v5", hopper_demos, hopper_prefs, seed=0, **cuda_kwargs(small_aihf_kwargs))
+    model.learn(300, callback=ResumableCheckpointCallback(300, tmp_path / "ckpt"))
+    resumed = load_checkpoint(
+        AIHF,
+        tmp_path / "ckpt",
+        gym.make("Hopper-v5"),
+        demonstrations=hopper_demos,
+        preferences=hopper_prefs,
+        device=resume_on,
+    )
+    assert resumed.device.type == resume_on and resumed.num_timesteps == 300
+    np.testing.assert_array_equal(resumed.replay_buffer.observations[:300], model.replay_buffer.observations[:300])
+    updates = resumed.reward_updates
+    resumed.learn(200, reset_num_timesteps=False)
+    assert resumed.num_timesteps == 500 and resumed.reward_updates > updates
+
+
+def test_the_baselines_train_on_the_gpu(tmp_path, hopper_demos, hopper_prefs, small_aihf_kwargs):
+    kwargs = cuda_kwargs(small_aihf_kwargs)
+    rlhf = RLHF("MlpPolicy", "Hopper-v5", hopper_demos, hopper_prefs, bc_steps=5, seed=0, **kwargs).learn(300)
+    assert rlhf.bc_done and rlhf.reward_updates > 0 and on_cuda(rlhf.reward_net)
+    ipl_kwargs = {k: kwargs[k] for k in ("learning_starts", "batch_size", "buffer_size", "policy_kwargs", "device")}
+    ipl = IPL("MlpPolicy", "Hopper-v5", hopper_prefs, hopper_demos, bc_steps=5, seed=0, **ipl_kwargs).learn(300)
+    assert ipl.bc_done and on_cuda(ipl.critic)
+    bc = BC("MlpPolicy", "Hopper-v5", demonstrations=hopper_demos, device="cuda", seed=0).learn(300)
+    assert on_cuda(bc.actor)
+    for model in (rlhf, ipl, bc):
+        model.save(tmp_path / "m.zip")
+        loaded = type(model).load(tmp_path / "m.zip", env=gym.make("Hopper-v5"), device="cpu")
+        np.testing.assert_allclose(
+            model.predict(hopper_demos.obs[:4], deterministic=True)[0],
+            loaded.predict(hopper_demos.obs[:4], deterministic=True)[0],
+            atol=1e-5,
+        )
+
+
+def test_online_queries_pick_segments_with_an_ensemble_on_the_gpu(small_aihf_kwargs):
+    model = RLHF(
+        "MlpPolicy",
+        gym.make("Hopper-v5"),
+        preference_source="online",
+        teacher=ScriptedTeacher.oracle(),
+        reward_ensemble_size=3,
+        query_selection="disagreement",
+        queries_per_round=8,
+        query_every=100,
+        segment_length=10,
+        seed=0,
+        **cuda_kwargs(small_aihf_kwargs),
+    )
+    model.learn(250)
+    assert model.queries_asked == 16 and len(model.preferences) == 16 and on_cuda(model.reward_net)
+    assert dataclasses.is_dataclass(model._feedback) and model._feedback.pref_labels.device.type == "cuda"
