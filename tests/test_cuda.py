@@ -112,3 +112,21 @@ def test_online_queries_pick_segments_with_an_ensemble_on_the_gpu(small_aihf_kwa
     model.learn(250)
     assert model.queries_asked == 16 and len(model.preferences) == 16 and on_cuda(model.reward_net)
     assert dataclasses.is_dataclass(model._feedback) and model._feedback.pref_labels.device.type == "cuda"
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+@pytest.mark.parametrize("method", ["aihf", "rlhf-batches", "ipl-batches", "sac-true"])
+def test_a_benchmark_run_resumes_on_the_device_it_started_on(tmp_path, hopper_demos, hopper_prefs, method, device):
+    from aihf_control.sb3 import latest_checkpoint
+    from benchmarks.profiles import build_parser, resolve_profile
+    from benchmarks.run import RunSpec, build_model, resume_model
+
+    parser = build_parser("Hopper-v5")
+    profile = resolve_profile(parser.parse_args(["--profile", "smoke", "--device", device]), parser)
+    spec = RunSpec("Hopper-v5", method, 16, 0, profile, str(tmp_path))
+    model = build_model(spec, gym.make("Hopper-v5"), hopper_demos, hopper_prefs)
+    model.learn(500, callback=ResumableCheckpointCallback(500, tmp_path / "checkpoints"))
+    checkpoint = latest_checkpoint(tmp_path / "checkpoints")
+    resumed = resume_model(spec, checkpoint, gym.make("Hopper-v5"), hopper_demos, hopper_prefs)
+    assert model.device.type == device and resumed.device.type == device  # not SB3's "auto", which is the GPU here
+    resumed.learn(100, reset_num_timesteps=False)
