@@ -124,7 +124,13 @@ def test_aihf_without_its_demo_term_trains_the_reward_exactly_as_rlhf(hopper_pre
     assert any(not torch.equal(v, start[k]) for k, v in aihf.reward_net.state_dict().items()), "the reward learned"
 
 
-def test_rlhf_online_with_an_ensemble(small_aihf_kwargs):
+ON_THE_GPU = pytest.param(
+    "cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+)
+
+
+@pytest.mark.parametrize("device", ["cpu", ON_THE_GPU])
+def test_rlhf_online_with_an_ensemble(small_aihf_kwargs, device):
     model = RLHF(
         "MlpPolicy",
         gym.make("Hopper-v5"),
@@ -136,10 +142,12 @@ def test_rlhf_online_with_an_ensemble(small_aihf_kwargs):
         query_every=100,
         segment_length=10,
         seed=0,
-        **small_aihf_kwargs,
+        **{**small_aihf_kwargs, "device": device},
     )
     model.learn(250)
     assert model.queries_asked == 16 and len(model.preferences) == 16
+    assert model._feedback.pref_labels.device.type == device
+    assert next(model.reward_net.parameters()).device.type == device
 
 
 def test_rlhf_save_load(tmp_path, hopper_demos, hopper_prefs, small_aihf_kwargs):

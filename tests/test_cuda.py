@@ -7,15 +7,12 @@ machine, and a checkpoint written on one device must resume on the other.
 
 from __future__ import annotations
 
-import dataclasses
-
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 
 from aihf_control import AIHF, BC, IPL, RLHF, AIHFCrossQ, ResumableCheckpointCallback, load_checkpoint
-from aihf_control.data import ScriptedTeacher
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
@@ -93,25 +90,6 @@ def test_the_baselines_train_on_the_gpu(tmp_path, hopper_demos, hopper_prefs, sm
             loaded.predict(hopper_demos.obs[:4], deterministic=True)[0],
             atol=1e-5,
         )
-
-
-def test_online_queries_pick_segments_with_an_ensemble_on_the_gpu(small_aihf_kwargs):
-    model = RLHF(
-        "MlpPolicy",
-        gym.make("Hopper-v5"),
-        preference_source="online",
-        teacher=ScriptedTeacher.oracle(),
-        reward_ensemble_size=3,
-        query_selection="disagreement",
-        queries_per_round=8,
-        query_every=100,
-        segment_length=10,
-        seed=0,
-        **cuda_kwargs(small_aihf_kwargs),
-    )
-    model.learn(250)
-    assert model.queries_asked == 16 and len(model.preferences) == 16 and on_cuda(model.reward_net)
-    assert dataclasses.is_dataclass(model._feedback) and model._feedback.pref_labels.device.type == "cuda"
 
 
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
