@@ -20,9 +20,13 @@ torch.set_num_threads(1)
 
 @pytest.fixture(autouse=True)
 def cpu_unless_marked_gpu(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test but those marked ``gpu`` runs on the CPU, also on a machine with a GPU: SB3's ``device="auto"``
-    (the default of ``load`` and of most constructors) then means the CPU, whose numbers the tolerances are for."""
-    if request.node.get_closest_marker("gpu") is None:
+    """A test marked ``gpu`` runs on a CUDA GPU and is skipped without one. Every other test runs on the CPU, also on
+    a machine with a GPU: SB3's ``device="auto"`` (the default of ``load`` and of most constructors) then means the
+    CPU, whose numbers the tolerances are for."""
+    if request.node.get_closest_marker("gpu") is not None:
+        if not torch.cuda.is_available():
+            pytest.skip("needs a CUDA GPU")
+    else:
         monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
 
 

@@ -14,7 +14,7 @@ import torch
 
 from aihf_control import AIHF, BC, IPL, RLHF, AIHFCrossQ, ResumableCheckpointCallback, load_checkpoint
 
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+pytestmark = pytest.mark.gpu  # skipped without a GPU (tests/conftest.py)
 
 
 def on_cuda(module: torch.nn.Module) -> bool:
