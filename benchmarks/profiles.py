@@ -294,11 +294,31 @@ def measured_rates(
             continue
         rates: dict[str, list[float]] = {}
         for run in runs:
-            if run.get("env_steps_per_second"):
-                rates.setdefault(run["method"], []).append(run["env_steps_per_second"])
+            if rate := training_rate(run, wanted.learning_starts):
+                rates.setdefault(run["method"], []).append(rate)
         if rates:
             return {method: sum(values) / len(values) for method, values in rates.items()}, source
     return {}, None
+
+
+def training_rate(run: dict, learning_starts: int) -> float | None:
+    """Env steps per second of a run record once it learns: between its first evaluation at or after
+    ``learning_starts`` and its last, evaluations included. The random steps before ``learning_starts`` go many
+    times faster, so the whole run's rate would make a short measurement (e.g. 20k env steps, 5k of them random)
+    promise a long run far sooner than it ends. Records with fewer than two such evaluations give their
+    ``env_steps_per_second``; ``bc`` (no env steps) gives None.
+
+    :param run: a run record (``runs/<run>.json``, or a row of ``results.json``'s ``runs``)
+    :param learning_starts: the profile's random steps before learning
+    """
+    steps, times = run.get("steps", []), run.get("wall_times", [])
+    learning = (
+        [(s, t) for s, t in zip(steps, times, strict=True) if s >= learning_starts] if len(steps) == len(times) else []
+    )
+    if len(learning) >= 2 and learning[-1][1] > learning[0][1]:
+        (first_step, first_time), (last_step, last_time) = learning[0], learning[-1]
+        return (last_step - first_step) / (last_time - first_time)
+    return run.get("env_steps_per_second")
 
 
 def _committed_folder(committed_root: Path | None, env_id: str) -> Path | None:

@@ -14,7 +14,15 @@ from conftest import make_feedback
 
 from aihf_control import AIHF, IPL, RLHF, AIHFCrossQ, AIHFRewardLearning
 from benchmarks.compare import main as compare_main
-from benchmarks.profiles import METHODS, PROFILE_METHODS, PROFILES, build_parser, paper_length_cost, resolve_profile
+from benchmarks.profiles import (
+    METHODS,
+    PROFILE_METHODS,
+    PROFILES,
+    build_parser,
+    paper_length_cost,
+    resolve_profile,
+    training_rate,
+)
 from benchmarks.run import RunSpec, build_model, main, run_specs
 
 
@@ -129,6 +137,34 @@ def test_help_gives_the_claims_command_at_the_cpu_setting_and_its_cost_from_rate
     seconds = (6 + 3 + 6 + 3) * 150_000 / 20 + 12 * 150_000 / 25 + 12 * 150_000 / 100  # aihf family, rlhf, ipl
     assert (
         f"{seconds / 3600:,.0f} CPU-hours" in text and "aihf, aihf-demos, sac-true at the rate of the measured" in text
+    )
+
+
+def test_the_cost_estimate_leaves_out_the_random_steps_before_learning_starts(tmp_path):
+    # A 20k measurement at the paper profile (learning_starts 5k): evaluations at 5k, 10k and 20k env steps, 10 s,
+    # 110 s and 310 s in (the first 5k random). The whole run's rate (20k / 310 s = 65) would promise a 300k run
+    # too early; from learning_starts on it runs at 15k / 300 s = 50 env steps/s.
+    assert PROFILES["paper"].learning_starts == 5_000
+    record = {
+        "steps": [5_000, 10_000, 20_000],
+        "wall_times": [10.0, 110.0, 310.0],
+        "env_steps_per_second": 20_000 / 310,
+    }
+    assert training_rate(record, 5_000) == 50.0
+    measured = tmp_path / "hopper" / "1"
+    measured.mkdir(parents=True)
+    runs = [{"method": m, **record} for m in METHODS if m != "bc"]
+    (measured / "results.json").write_text(json.dumps({"config": {"net_arch": [256, 256]}, "runs": runs}))
+    assert f"{14 * 3 * 300_000 / 50 / 3600:,.0f} CPU-hours" in paper_length_cost(
+        "Hopper-v5", tmp_path, committed_root=None
+    )
+    # with fewer than two evaluations after learning_starts, or none recorded, the run's own rate
+    assert (
+        training_rate({"steps": [5_000, 10_000], "wall_times": [10.0, 100.0], "env_steps_per_second": 40.0}, 6_000)
+        == 40.0
+    )
+    assert (
+        training_rate({"method": "bc", "steps": [0], "wall_times": [3.0], "env_steps_per_second": None}, 5_000) is None
     )
 
 
