@@ -312,12 +312,11 @@ def training_rate(run: dict, learning_starts: int) -> float | None:
     :param learning_starts: the profile's random steps before learning
     """
     steps, times = run.get("steps", []), run.get("wall_times", [])
-    learning = (
-        [(s, t) for s, t in zip(steps, times, strict=True) if s >= learning_starts] if len(steps) == len(times) else []
-    )
-    if len(learning) >= 2 and learning[-1][1] > learning[0][1]:
-        (first_step, first_time), (last_step, last_time) = learning[0], learning[-1]
-        return (last_step - first_step) / (last_time - first_time)
+    if len(steps) == len(times):
+        learning = [(s, t) for s, t in zip(steps, times, strict=True) if s >= learning_starts]
+        if len(learning) >= 2 and learning[-1][1] > learning[0][1]:
+            (first_step, first_time), (last_step, last_time) = learning[0], learning[-1]
+            return (last_step - first_step) / (last_time - first_time)
     return run.get("env_steps_per_second")
 
 
